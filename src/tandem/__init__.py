@@ -1,0 +1,3 @@
+"""tandem: high availability for HPC clusters."""
+
+__version__ = "0.1.0"

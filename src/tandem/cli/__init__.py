@@ -1,0 +1,1 @@
+"""Command-line front ends: `tandem` and the seed-compatible commands."""

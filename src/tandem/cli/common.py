@@ -1,0 +1,11 @@
+"""Types shared by the command modules."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Sub = argparse._SubParsersAction

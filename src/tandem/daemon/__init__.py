@@ -1,0 +1,1 @@
+"""tandemd, the per-node engine."""

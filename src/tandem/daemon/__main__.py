@@ -1,0 +1,7 @@
+"""`python -m tandem.daemon` runs tandemd."""
+
+import sys
+
+from tandem.daemon.main import main
+
+sys.exit(main())

@@ -1,0 +1,128 @@
+"""What a lab has built, kept on disk so that any process (CLI, BMC, tests) can act on it.
+
+The lab-wide record is written once by `up`; each node's power record is written by
+whoever changes the node's power (the CLI or the node's BMC), under a per-node lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tandem.config import ClusterConfig, load_config
+from tandem.lab.names import LabNames
+from tandem.lab.proc import LabError
+
+NodeCondition = Literal["running", "crashed", "hung", "off"]
+
+
+@dataclass
+class DiskRecord:
+    """A shared disk: its sparse backing file and the loop device over it."""
+
+    name: str
+    file: str
+    loop: str
+    major: int
+    minor: int
+    format: str
+    size_bytes: int
+
+
+@dataclass
+class LabRecord:
+    """The lab as built by `tandem lab up`."""
+
+    name: str
+    config_file: str
+    source: str
+    start_daemons: bool = False
+    created: float = field(default_factory=time.time)
+    disks: list[DiskRecord] = field(default_factory=list)
+    host_dirs_created: list[str] = field(default_factory=list)
+    bmc_pids: dict[str, int] = field(default_factory=dict)
+    complete: bool = False
+
+    def save(self) -> None:
+        names = LabNames(self.name)
+        write_json(names.state_file, asdict(self))
+
+    @classmethod
+    def load(cls, lab: str) -> LabRecord:
+        names = LabNames(lab)
+        try:
+            data = json.loads(names.state_file.read_text())
+        except FileNotFoundError:
+            raise LabError(f"no lab named {lab!r} (see `tandem lab list`)") from None
+        except (OSError, ValueError) as exc:
+            raise LabError(f"lab {lab!r}: unreadable state {names.state_file}: {exc}") from None
+        data["disks"] = [DiskRecord(**d) for d in data.get("disks", [])]
+        return cls(**data)
+
+    def config(self) -> ClusterConfig:
+        return load_config(self.config_file)
+
+    def disk(self, name: str) -> DiskRecord:
+        for disk in self.disks:
+            if disk.name == name:
+                return disk
+        raise LabError(f"lab {self.name!r} has no disk {name!r}")
+
+
+@dataclass
+class PowerRecord:
+    """A node's power as its BMC would report it, plus what the lab did to it."""
+
+    power: Literal["on", "off"] = "off"
+    condition: NodeCondition = "off"
+    init_pid: int = 0
+    daemon_pid: int = 0
+    since: float = field(default_factory=time.time)
+    cut: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> PowerRecord:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return cls()
+
+    def save(self, path: Path) -> None:
+        write_json(path, asdict(self))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (rename), so that readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def node_lock(names: LabNames, node: str, timeout: float = 30.0) -> Iterator[None]:
+    """Serialise power changes of one node between the CLI and its BMC process."""
+    path = names.node_dir(node) / "power.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(f"node {node}: another power operation is still "
+                                   f"running after {timeout:.0f} s") from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,174 @@
+"""Periodic heartbeats on every ring, kept on absolute deadlines.
+
+A heartbeat says "I am here, these are the nodes I hear, this is my config
+version", plus whatever small state the engine adds. Deadlines are computed from
+the first tick, never from the previous wake-up, so scheduling delays do not
+accumulate into drift; the delays themselves are measured and reported because a
+late heartbeat is the first sign of an overloaded node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tandem.membership.detector import FailureDetector
+from tandem.wire.errors import BadPayload, WireError
+from tandem.wire.message import Message, MsgType, dump_json, load_json
+from tandem.wire.ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    """Anything that can send one message on every ring (such as wire.Rings)."""
+
+    def send(self, msg_type: MsgType, payload: bytes,
+             dest_node_ids: Collection[int] | None = None) -> int: ...
+
+
+@dataclass(frozen=True)
+class HeartbeatPayload:
+    """The JSON body of a HEARTBEAT message."""
+
+    hears: frozenset[int]
+    config_version: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        """Compact JSON, independent of the sender's incarnation."""
+        return dump_json({"hears": sorted(self.hears), "cv": self.config_version,
+                          "x": dict(self.extra)})
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> HeartbeatPayload:
+        """Parse a heartbeat body; BadPayload if any field is missing or mistyped."""
+        doc = load_json(payload)
+        hears, version, extra = doc.get("hears"), doc.get("cv"), doc.get("x", {})
+        if not isinstance(hears, list) or not all(_is_int(h) for h in hears):
+            raise BadPayload("heartbeat 'hears' must be a list of node ids")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise BadPayload("heartbeat 'cv' must be an integer")
+        if not isinstance(extra, dict):
+            raise BadPayload("heartbeat 'x' must be an object")
+        return cls(hears=frozenset(hears), config_version=version, extra=extra)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def record_heartbeat(detector: FailureDetector, msg: Message, ring: int,
+                     now: float) -> HeartbeatPayload:
+    """Feed a verified HEARTBEAT into the detector; returns its parsed body."""
+    body = HeartbeatPayload.from_bytes(msg.payload)
+    detector.heard(msg.sender, ring, now, body.hears, incarnation=msg.incarnation)
+    return body
+
+
+@dataclass(frozen=True)
+class HeartbeatStats:
+    """How many beats went out and how late the loop woke up for them."""
+
+    sent: int
+    errors: int
+    skipped: int
+    max_lag_s: float
+    mean_lag_s: float
+
+
+class HeartbeatSender:
+    """An asyncio task that sends a heartbeat every `interval_s` on every ring.
+
+    `hears` must return the peers this node currently *hears* (the detector's
+    `alive` set), not its members: membership is derived from these lists, so
+    feeding members back in would make a lost peer impossible to re-admit.
+    """
+
+    def __init__(self, channel: Channel, *, interval_s: float, config_version: int,
+                 hears: Callable[[], Iterable[int]],
+                 extra: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        if not interval_s > 0:
+            raise ValueError(f"heartbeat interval must be positive, got {interval_s}")
+        self.channel = channel
+        self.interval_s = interval_s
+        self.config_version = config_version
+        self._hears = hears
+        self._extra = extra
+        self._task: asyncio.Task[None] | None = None
+        self._rlog = RateLimitedLog(log)
+        self._sent = self._errors = self._skipped = self._ticks = 0
+        self._lag_sum = self._lag_max = 0.0
+
+    def payload(self) -> bytes:
+        """The body of the next heartbeat, built from the callbacks."""
+        extra = dict(self._extra()) if self._extra is not None else {}
+        return HeartbeatPayload(hears=frozenset(self._hears()),
+                                config_version=self.config_version, extra=extra).to_bytes()
+
+    def beat(self) -> bool:
+        """Send one heartbeat now; failures are counted and logged, never raised."""
+        try:
+            self.channel.send(MsgType.HEARTBEAT, self.payload())
+        except (WireError, ValueError, TypeError) as exc:
+            self._errors += 1
+            self._rlog.warning("heartbeat not sent: %s", exc)
+            return False
+        except Exception:
+            self._errors += 1
+            self._rlog.log(logging.ERROR, "heartbeat not sent", exc_info=True)
+            return False
+        self._sent += 1
+        return True
+
+    async def run(self, count: int | None = None) -> None:
+        """Beat on absolute deadlines until cancelled (or `count` beats were due)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time()
+        due = 0
+        while count is None or due < count:
+            delay = deadline - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = loop.time()
+            self._record_lag(now - deadline)
+            self.beat()
+            due += 1
+            deadline += self.interval_s
+            if deadline <= now:  # woke up more than a period late: skip, never burst
+                missed = math.floor((now - deadline) / self.interval_s) + 1
+                self._skipped += missed
+                due += missed
+                deadline += missed * self.interval_s
+
+    def _record_lag(self, lag: float) -> None:
+        lag = max(lag, 0.0)
+        self._ticks += 1
+        self._lag_sum += lag
+        self._lag_max = max(self._lag_max, lag)
+
+    def start(self) -> asyncio.Task[None]:
+        """Run forever in a background task (returned, and kept for `stop`)."""
+        if self._task is not None and not self._task.done():
+            raise RuntimeError("heartbeat sender already running")
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="heartbeat")
+        return self._task
+
+    async def stop(self) -> None:
+        """Cancel the background task and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def stats(self) -> HeartbeatStats:
+        """Counts and scheduling lag so far."""
+        mean = self._lag_sum / self._ticks if self._ticks else 0.0
+        return HeartbeatStats(sent=self._sent, errors=self._errors, skipped=self._skipped,
+                              max_lag_s=self._lag_max, mean_lag_s=mean)

@@ -1,0 +1,65 @@
+"""Cluster messages on the wire: key file, signed frames, replay windows, UDP rings."""
+
+from tandem.wire.errors import (
+    BadMac,
+    BadMagic,
+    BadPacket,
+    BadPayload,
+    KeyFileError,
+    MalformedPacket,
+    OversizedPacket,
+    PayloadTooLarge,
+    TransportError,
+    TruncatedPacket,
+    UnknownType,
+    UnsupportedVersion,
+    WireError,
+    WrongCluster,
+)
+from tandem.wire.keyfile import generate_key, load_key
+from tandem.wire.message import (
+    MAX_PACKET,
+    Message,
+    MsgType,
+    cluster_hash,
+    decode,
+    dump_json,
+    encode,
+    load_json,
+)
+from tandem.wire.replay import ReplayGuard, ReplayWindow, Verdict
+from tandem.wire.transport import RingEndpoint, RingPlan, Rings, plan_rings
+
+__all__ = [
+    "MAX_PACKET",
+    "BadMac",
+    "BadMagic",
+    "BadPacket",
+    "BadPayload",
+    "KeyFileError",
+    "MalformedPacket",
+    "Message",
+    "MsgType",
+    "OversizedPacket",
+    "PayloadTooLarge",
+    "ReplayGuard",
+    "ReplayWindow",
+    "RingEndpoint",
+    "RingPlan",
+    "Rings",
+    "TransportError",
+    "TruncatedPacket",
+    "UnknownType",
+    "UnsupportedVersion",
+    "Verdict",
+    "WireError",
+    "WrongCluster",
+    "cluster_hash",
+    "decode",
+    "dump_json",
+    "encode",
+    "generate_key",
+    "load_json",
+    "load_key",
+    "plan_rings",
+]
