@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tandem.lab.builder import lab_down, lab_up
 from tandem.lab.disks import loops_backed_by
 from tandem.lab.names import LabNames
 from tandem.lab.network import lab_namespaces
-from tandem.lab.proc import netns_inode, pids_by_netns
+from tandem.lab.nodes import NodeControl
+from tandem.lab.proc import LabError, netns_inode, pids_by_netns
 from tandem.lab.state import LabRecord
 
+T = TypeVar("T")
 _counter = itertools.count(1)
 
 
@@ -25,33 +30,61 @@ def unique_lab_name(stem: str = "t") -> str:
     return f"{stem}{os.getpid() % 100000}x{next(_counter)}"
 
 
-def node_block(index: int, *, rings: int, bmc: bool, fence: str = "") -> str:
-    """The [[nodes]] entry of node `index` (1-based) in the standard test topology."""
+def node_block(index: int, *, rings: int, bmc: bool, fence: str = "",
+               bmc_net: bool = False) -> str:
+    """The [[nodes]] entry of node `index` (1-based) in the standard test topology.
+
+    With `bmc_net`, the BMCs sit on a network of their own (203.0.113.128/25, no
+    heartbeats) and the backbone shrinks to 203.0.113.0/25."""
+    backbone = 25 if bmc_net else 24
     lines = ["[[nodes]]", f'name = "node{index}"', f"id = {index}",
              f'networks.admin = {{ interface = "eth0", address = "198.51.100.{10 + index}/24" }}']
     if rings > 1:
         lines.append(f'networks.backbone = {{ interface = "eth1", '
-                     f'address = "203.0.113.{10 + index}/24" }}')
+                     f'address = "203.0.113.{10 + index}/{backbone}" }}')
+    if bmc_net:
+        lines.append(f'networks.bmc = {{ interface = "eth2", '
+                     f'address = "203.0.113.{140 + index}/25" }}')
     if bmc:
-        lines.append(f'bmc = {{ address = "198.51.100.{100 + index}", user = "admin", '
+        address = f"203.0.113.{200 + index}" if bmc_net else f"198.51.100.{100 + index}"
+        lines.append(f'bmc = {{ address = "{address}", user = "admin", '
                      f'password = "lab-pass-{index}" }}')
     if fence:
         lines.append(fence)
     return "\n".join(lines) + "\n"
 
 
+def fence_levels(nodes: int, preferred_delay_ms: int = 2000) -> dict[int, str]:
+    """Fence levels through each node's BMC; fencing node1 waits (it wins races)."""
+    levels = {i: 'fence = [ { devices = ["bmc"] } ]' for i in range(1, nodes + 1)}
+    levels[1] = f'fence = [ {{ devices = ["bmc"], delay_ms = {preferred_delay_ms} }} ]'
+    return levels
+
+
+FENCE_DEVICES = '[fence_devices.bmc]\ntype = "ipmi"\ntimeout_s = 5\n'
+
+
 def cell_config(name: str, *, nodes: int = 2, rings: int = 2, bmc: bool = True,
                 disks: str = '[ { name = "shared", size = "64M", format = "ext4" } ]',
                 private_dirs: str = '["/etc/HA"]', extra: str = "",
-                node_extra: dict[int, str] | None = None) -> str:
+                node_extra: dict[int, str] | None = None, fencing: bool = False,
+                bmc_net: bool = False, cluster_extra: str = "") -> str:
     """A complete cell configuration in the test topology (198.51.100.0/24 admin,
-    203.0.113.0/24 backbone, BMCs at 198.51.100.10N)."""
-    head = [f'[cluster]\nname = "{name}"\nkey_file = "/etc/tandem/cluster.key"\n',
+    203.0.113.0/24 backbone, BMCs at 198.51.100.10N). `fencing` adds an ipmi fence
+    level per node (fencing node1 is delayed: it wins fence races)."""
+    head = [f'[cluster]\nname = "{name}"\nkey_file = "/etc/tandem/cluster.key"\n'
+            f"{cluster_extra}",
             "[timing]\nheartbeat_ms = 100\ntoken_ms = 600\n",
             "[networks.admin]\nring = 0\n"]
     if rings > 1:
         head.append("[networks.backbone]\nring = 1\n")
-    body = [node_block(i, rings=rings, bmc=bmc, fence=(node_extra or {}).get(i, ""))
+    if bmc_net:
+        head.append("[networks.bmc]\n")
+    if fencing:
+        head.append(FENCE_DEVICES)
+    levels = fence_levels(nodes) if fencing else {}
+    levels.update(node_extra or {})
+    body = [node_block(i, rings=rings, bmc=bmc, fence=levels.get(i, ""), bmc_net=bmc_net)
             for i in range(1, nodes + 1)]
     lab = (f"[lab]\nprivate_dirs = {private_dirs}\n"
            f'client = {{ network = "admin", address = "198.51.100.250/24" }}\n'
@@ -101,3 +134,48 @@ def running_lab(tmp_path: Path, config_text: str, name: str, *,
         new_links = host_links() - links_before
         assert not left, f"lab {name} left behind: {left}"
         assert not new_links, f"lab {name} left host interfaces: {new_links}"
+
+
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str,
+             interval: float = 0.05) -> T:
+    """Poll `predicate` until it returns something truthy (bounded); fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def tandem_in(control: NodeControl, node: str, *args: str,
+              timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run the `tandem` CLI inside a lab node."""
+    return subprocess.run(control.exec_argv(node, ["tandem", *args]), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
+    """`tandem status --json` of a node's daemon (None if it does not answer)."""
+    try:
+        result = tandem_in(control, node, "status", "--json", timeout=10)
+    except (subprocess.TimeoutExpired, LabError):
+        return None
+    if result.returncode != 0:
+        return None
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def states(status: dict[str, Any] | None) -> dict[str, str]:
+    """node name -> state, from a status document."""
+    return {n["name"]: n["state"] for n in status["nodes"]} if status else {}
+
+
+def node_events(control: NodeControl, node: str) -> list[dict[str, Any]]:
+    """The timeline of a node's daemon."""
+    result = tandem_in(control, node, "events", "--json")
+    assert result.returncode == 0, result.stderr
+    events: list[dict[str, Any]] = json.loads(result.stdout)
+    return events

@@ -9,3 +9,7 @@ if TYPE_CHECKING:
     Sub: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Sub = argparse._SubParsersAction
+
+
+class UsageError(Exception):
+    """A command line that parsed but makes no sense; printed with exit status 2."""

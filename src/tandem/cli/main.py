@@ -8,23 +8,38 @@ import sys
 from collections.abc import Callable
 
 from tandem import __version__
-from tandem.cli import config_cmd, demo_cmd, lab_cmd
-from tandem.cli.common import Sub
+from tandem.cli import (
+    agent_cmd,
+    config_cmd,
+    demo_cmd,
+    ha_cmd,
+    lab_cmd,
+    status_cmd,
+    svc_cmd,
+)
+from tandem.cli.client import ControlError
+from tandem.cli.common import Sub, UsageError
 from tandem.config import ConfigError
 from tandem.lab.proc import LabError
+from tandem.wire import WireError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 # Each module contributes its sub-commands; a command returns an exit status.
 REGISTRARS: list[Callable[[Sub], None]] = [
+    status_cmd.register,
+    svc_cmd.register,
     lab_cmd.register,
     demo_cmd.register,
     config_cmd.register,
+    agent_cmd.register,
+    ha_cmd.register,
 ]
 
 # Library errors whose message is meant for the operator as it stands.
-OPERATOR_ERRORS: tuple[type[Exception], ...] = (LabError, ConfigError)
+OPERATOR_ERRORS: tuple[type[Exception], ...] = (LabError, ConfigError, ControlError,
+                                                 WireError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status: int = func(args)
         return status
+    except UsageError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except OPERATOR_ERRORS as exc:
         print(f"tandem: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -7,6 +7,7 @@ cross-references (node ids, networks, fence devices, addresses) are checked by
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -27,11 +28,12 @@ from tandem.config.model import (
     TimingDef,
 )
 from tandem.config.reader import Section
+from tandem.config.services import check_services, read_services
 from tandem.config.validate import validate
 
 NAME_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 IFNAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,14}"
-TOP_LEVEL = ("cluster", "timing", "networks", "nodes", "fence_devices", "lab")
+TOP_LEVEL = ("cluster", "timing", "networks", "nodes", "fence_devices", "services", "lab")
 
 
 def load_config(path: str | Path) -> ClusterConfig:
@@ -54,6 +56,8 @@ def parse_config(text: str, file: str = "<string>") -> ClusterConfig:
     top.only(*TOP_LEVEL)
     config = _read_cluster(top, file)
     validate(config)
+    if config.services:
+        check_services(config)
     return config
 
 
@@ -79,6 +83,7 @@ def _read_cluster(top: Section, file: str) -> ClusterConfig:
         networks=_read_networks(top.table("networks")),
         nodes=nodes,
         fence_devices=_read_fence_devices(top.table("fence_devices")),
+        services=read_services(top),
         lab=_read_lab(top.table("lab")),
     )
 
@@ -215,5 +220,4 @@ def _read_lab(sec: Section | None) -> LabDef | None:
 
 
 def _matches(value: str, pattern: str) -> bool:
-    import re
     return re.fullmatch(pattern, value) is not None

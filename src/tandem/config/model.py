@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FenceType = Literal["ipmi", "external", "manual"]
+Recovery = Literal["restart", "relocate", "disable"]
 DiskFormat = Literal["ext4", "xfs", "none"]
 
 DEFAULT_PORT = 5405
@@ -131,6 +132,47 @@ class LabDef:
 
 
 @dataclass(frozen=True)
+class ResourceDef:
+    """One resource of a service: an agent and its parameters."""
+
+    name: str
+    agent: str
+    params: dict[str, Any] = field(default_factory=dict)
+    monitor_interval_s: float = 10.0
+    timeouts: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainDef:
+    """Where a service may run: nodes in order of preference (lower priority first)."""
+
+    nodes: tuple[tuple[str, int], ...] = ()
+    restricted: bool = False
+    failback: bool = False
+    failback_delay_s: float = 0.0
+
+    def priority(self, node: str) -> int | None:
+        for name, prio in self.nodes:
+            if name == node:
+                return prio
+        return None
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """A service: resources started in order and stopped in reverse, a failover domain,
+    and what to do when it fails."""
+
+    name: str
+    resources: tuple[ResourceDef, ...]
+    domain: DomainDef = field(default_factory=DomainDef)
+    autostart: bool = True
+    recovery: Recovery = "restart"
+    max_restarts: int = 3
+    restart_window_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """A whole cell definition, validated."""
 
@@ -146,6 +188,7 @@ class ClusterConfig:
     networks: tuple[NetworkDef, ...] = ()
     nodes: tuple[NodeDef, ...] = ()
     fence_devices: tuple[FenceDeviceDef, ...] = ()
+    services: tuple[ServiceDef, ...] = ()
     lab: LabDef | None = None
 
     def node(self, name: str) -> NodeDef:
@@ -162,6 +205,14 @@ class ClusterConfig:
             if net.name == name:
                 return net
         raise KeyError(f"unknown network {name!r}")
+
+    def service(self, name: str) -> ServiceDef:
+        """The service called `name`; KeyError with the known names otherwise."""
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        known = ", ".join(s.name for s in self.services) or "none"
+        raise KeyError(f"unknown service {name!r} (known: {known})")
 
     def fence_device(self, name: str) -> FenceDeviceDef:
         """The fence device called `name`; KeyError otherwise."""

@@ -1,23 +1,29 @@
 """tandemd entry point: arguments, logging, signals, and the engine's run loop.
 
-Signal handlers only set flags; the loop acts on them (reload on SIGHUP, clean stop on
-SIGTERM/SIGINT), so no work ever runs inside a handler.
+Signal handlers only set flags (asyncio events); the loop acts on them (reload on
+SIGHUP, clean stop on SIGTERM/SIGINT), so no work ever runs inside a handler.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import socket
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from tandem.config import ClusterConfig, ConfigError, load_config
+from tandem.daemon.commands import handlers
+from tandem.daemon.control import ControlServer
+from tandem.daemon.engine import Engine
+from tandem.membership.rt import try_realtime
+from tandem.wire import KeyFileError, TransportError
 
 LOG_FILE = "/var/log/tandem/tandemd.log"
+THREAD_STACK = 512 * 1024  # worker threads need little; locked memory stays small
 log = logging.getLogger("tandemd")
 
 
@@ -42,28 +48,6 @@ def setup_logging(log_file: str | None) -> None:
             root.addHandler(handler)
 
 
-class Signals:
-    """Flags raised by signal handlers and consumed by the main loop."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self.reload = threading.Event()
-        self.wake = threading.Event()
-
-    def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
-
-    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        self.stop.set()
-        self.wake.set()
-
-    def _on_reload(self, signum: int, _frame: FrameType | None) -> None:
-        self.reload.set()
-        self.wake.set()
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tandemd", description="tandem node daemon")
     parser.add_argument("--config", default="/etc/tandem/cluster.toml",
@@ -72,6 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="name of this node in the configuration (default: hostname)")
     parser.add_argument("--log-file", default=LOG_FILE,
                         help="log file, empty for stderr only (default: %(default)s)")
+    parser.add_argument("--unblock", action="store_true",
+                        help="start quorate without waiting to see every node once "
+                             "(the operator vouches that no peer runs anything)")
+    parser.add_argument("--no-realtime", dest="realtime", action="store_false",
+                        help="do not ask for realtime scheduling and locked memory")
     return parser.parse_args(argv)
 
 
@@ -94,19 +83,48 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         log.error("%s: %s", args.config, exc.args[0])
         return 2
-    signals = Signals()
-    signals.install()
-    log.info("starting on node %s of cluster %s (config version %d)", node, config.name,
-             config.config_version)
-    while not signals.stop.is_set():
-        signals.wake.wait(1.0)
-        signals.wake.clear()
-        if signals.reload.is_set():
-            signals.reload.clear()
-            try:
-                config = load_config(args.config)
-                log.info("configuration reloaded (version %d)", config.config_version)
-            except ConfigError as exc:
-                log.error("reload refused, keeping the running configuration: %s", exc)
+    try:
+        return asyncio.run(serve(config, node, args))
+    except (KeyFileError, TransportError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+
+
+async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> int:
+    """Run the engine until SIGTERM/SIGINT; SIGHUP reloads the configuration."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reload = asyncio.Event()
+    # Handlers only raise flags; the loop below acts on them.
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    threading.stack_size(THREAD_STACK)
+    realtime = try_realtime() if args.realtime else None
+    engine = Engine(config, node, unblocked=args.unblock)
+    engine.ensure_paths()
+    log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
+             config.config_version, f"; {realtime}" if realtime else "")
+    await engine.open()
+    control = ControlServer(engine.paths.socket, handlers(engine))
+    await control.start()
+    runner = loop.create_task(engine.run(stop))
+    while not runner.done():
+        waiter = loop.create_task(reload.wait())
+        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if reload.is_set():
+            reload.clear()
+            _reload(args.config, engine)
+    await control.close()
+    runner.result()
     log.info("stopped cleanly")
     return 0
+
+
+def _reload(path: str, engine: Engine) -> None:
+    try:
+        config = load_config(path)
+        log.info("%s", engine.reload(config))
+    except (ConfigError, ValueError) as exc:
+        log.error("reload refused, keeping the running configuration: %s", exc)

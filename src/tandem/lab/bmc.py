@@ -18,16 +18,15 @@ things pyghmi's stock server gets wrong for us:
   300 s; this server owns its socket and runs a `select` loop with bounded waits, so it
   stops promptly when asked and several servers can live in one process.
 
-Retransmitted requests (ipmitool resends a request byte for byte when an answer is
-late, e.g. while a slow power-off runs) get the cached answer again, so a power action
-is never applied twice because of a retry.
+A retransmitted request (ipmitool sends a request again, same request number, when
+the answer is late, e.g. while a slow power-off runs) gets the first answer again, so
+a power action is never applied twice because of a client's retry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import os
 import select
@@ -47,7 +46,7 @@ from pyghmi.ipmi.private import session as pyghmi_session
 log = logging.getLogger(__name__)
 
 BMC_ADDRESS = 0x20
-ADMIN = 4
+USER_LEVEL, OPERATOR, ADMIN = 2, 3, 4
 MAX_SESSIONS = 32
 SESSION_IDLE_S = 60.0
 POLL_S = 0.2
@@ -214,7 +213,8 @@ class _LanSession(pyghmi_session.Session):  # type: ignore[misc]
         self._open_packet = bytes(packet)
         self._open_reply = b""
         self._rakp4_reply = b""
-        self._replay: tuple[bytes, bytes] | None = None
+        self._last_request: tuple[int, int, int, bytes] | None = None
+        self._last_answer: tuple[int, bytes] | None = None
         self._open(bytes(packet[16:]))
 
     # -- set-up --------------------------------------------------------------
@@ -318,7 +318,7 @@ class _LanSession(pyghmi_session.Session):  # type: ignore[misc]
         self.confalgo = "aes"
         self.sequencenumber = 1
         self.sessionid = struct.unpack("<I", self.clientsessionid)[0]
-        self.privilege = 2  # a session starts at User level (IPMI v2.0 section 13.14)
+        self.privilege = USER_LEVEL  # sessions start at User level until raised
         self.ipmicallback = self._on_request
 
     def _got_rmcp_openrequest(self, data: bytearray) -> None:
@@ -329,19 +329,18 @@ class _LanSession(pyghmi_session.Session):  # type: ignore[misc]
     def handle(self, packet: bytes) -> None:
         """Feed one RMCP+ packet from this session's client."""
         self.last_seen = time.monotonic()
-        if packet[5] & 0x3F != 0:
-            self._handle_ipmi2_packet(bytearray(packet))
-            return
-        if self._replay is not None and self._replay[0] == packet:
-            pyghmi_session._io_sendto(self.socket, self._replay[1], self.sockaddr)
-            return
-        self.netpacket = None
         self._handle_ipmi2_packet(bytearray(packet))
-        if self.netpacket is not None:
-            self._replay = (packet, bytes(self.netpacket))
 
     def _on_request(self, request: dict[str, Any]) -> None:
         netfn, command = request["netfn"], request["command"]
+        # A client numbers each new request; the same number twice in a row is a
+        # retransmission (our answer was late or lost): answer again, do not act again.
+        key = (self.seqlun, netfn, command, bytes(request["data"]))
+        if key == self._last_request and self._last_answer is not None:
+            code, data = self._last_answer
+            self._send_ipmi_net_payload(data=data, code=code)
+            return
+        self._last_request, self._last_answer = key, None
         if netfn == 6 and command == 0x3B:
             self._set_privilege(bytes(request["data"]))
         elif netfn == 6 and command == 0x3C:
@@ -362,6 +361,7 @@ class _LanSession(pyghmi_session.Session):  # type: ignore[misc]
 
     def send_ipmi_response(self, data: Any = (), code: int = 0) -> None:
         """Answer the request being handled (the interface pyghmi's Bmc calls)."""
+        self._last_answer = (code, bytes(data))
         self._send_ipmi_net_payload(data=data, code=code)
 
 
@@ -390,12 +390,11 @@ class VirtualBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
 
     @staticmethod
     def _bind(address: str, port: int) -> socket.socket:
-        family = socket.AF_INET
-        if address and ipaddress.ip_address(address).version == 6:
-            family = socket.AF_INET6
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            address or None, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
         try:
-            sock.bind((address, port))
+            sock.bind(sockaddr)
         except OSError:
             sock.close()
             raise
@@ -492,6 +491,8 @@ class VirtualBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
             session.send_ipmi_response(data=self.uuid.bytes_le)
         elif key == (0, 0x01):
             self.get_chassis_status(session)
+        elif key == (0, 0x02) and session.privilege < OPERATOR:
+            session.send_ipmi_response(code=CC_INSUFFICIENT_PRIVILEGE)
         elif key == (0, 0x02):
             self._source = _format_addr(session.sockaddr)
             try:

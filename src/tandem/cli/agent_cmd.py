@@ -1,0 +1,9 @@
+"""`tandem agent ...` (being written)."""
+
+from __future__ import annotations
+
+from tandem.cli.common import Sub
+
+
+def register(sub: Sub) -> None:
+    """Adds the `agent` commands (none yet)."""

@@ -1,0 +1,152 @@
+"""`tandem status`, `tandem events`, `tandem fence`, `tandem node unblock`, `tandem keygen`."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from tandem.cli.client import call
+from tandem.cli.common import Sub, UsageError
+from tandem.cli.render import print_json, progress_line, table
+from tandem.wire import generate_key
+
+
+def register(sub: Sub) -> None:
+    status = sub.add_parser("status", help="the cell as this node sees it")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+    events = sub.add_parser("events", help="timeline of membership, quorum and fencing")
+    events.add_argument("--json", action="store_true")
+    events.add_argument("--last", type=int, default=0, metavar="N", help="only the last N")
+    events.add_argument("--follow", action="store_true", help="keep printing new events")
+    events.set_defaults(func=cmd_events)
+
+    fence = sub.add_parser("fence", help="fence a node now (`fence ack NODE` confirms a "
+                                         "manual fence; `fence history [NODE]`)")
+    fence.add_argument("words", nargs="+", metavar="NODE | ack NODE | history [NODE]")
+    fence.add_argument("--timeout", type=float, default=120.0, metavar="S")
+    fence.add_argument("--json", action="store_true")
+    fence.set_defaults(func=cmd_fence)
+
+    node = sub.add_parser("node", help="node operations")
+    node.set_defaults(group_parser=node)
+    node_cmds = node.add_subparsers(title="node commands", metavar="COMMAND")
+    unblock = node_cmds.add_parser("unblock", help="lift wait-for-all on this node (you "
+                                                   "vouch that no absent peer runs anything)")
+    unblock.set_defaults(func=cmd_unblock)
+
+    keygen = sub.add_parser("keygen", help="write a new cluster key file (mode 0600)")
+    keygen.add_argument("path", nargs="?", default="/etc/tandem/cluster.key")
+    keygen.add_argument("--force", action="store_true", help="replace an existing key")
+    keygen.set_defaults(func=cmd_keygen)
+
+
+def _member_flags(node: dict[str, Any], status: dict[str, Any]) -> str:
+    flags = [node["state"].capitalize()]
+    if node["local"]:
+        flags.append("Local")
+    if status["coordinator"] == node["name"]:
+        flags.append("Coordinator")
+    return ", ".join(flags)
+
+
+def render_status(status: dict[str, Any]) -> None:
+    """The clustat-like view of the cell."""
+    quorum = status["quorum"]
+    stamp = time.strftime("%a %b %d %H:%M:%S %Y")
+    print(f"Cluster Status for {status['cluster']} @ {stamp}")
+    print(f"Member Status: {'Quorate' if status['quorate'] else 'Inquorate'} "
+          f"({quorum['reason']})")
+    print()
+    table(["Member Name", "ID", "Status", "Rings", "Since"],
+          [[n["name"], n["id"], _member_flags(n, status),
+            " ".join(f"{k}:{v}" for k, v in n["rings"].items()) or "-",
+            time.strftime("%H:%M:%S", time.localtime(n["since"]))]
+           for n in status["nodes"]])
+    rings = ", ".join(f"{r['network']} (ring {r['ring']}) {r['state']}"
+                      for r in status["rings"])
+    print(f"\nRings: {rings}" + ("  -- redundancy degraded" if status["redundancy_degraded"]
+                                 else ""))
+    if status.get("services"):
+        print()
+        table(["Service", "Owner", "Last owner", "State", "Note"],
+              [[row["name"], row["owner"] or "-", row["last_owner"] or "-", row["state"],
+                row["note"] or ""] for row in status["services"]])
+    if status["fencing"]:
+        print(f"Fencing in progress: {', '.join(status['fencing'])}")
+    if status["manual_fence_pending"]:
+        print("Waiting for an operator: tandem fence ack "
+              + " | ".join(status["manual_fence_pending"]))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = call("status")
+    if args.json:
+        print_json(status)
+    else:
+        render_status(status)
+    return 0
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    stamp = time.strftime("%H:%M:%S", time.localtime(event["ts_ms"] / 1000))
+    who = " ".join(x for x in (event.get("node"), event.get("service")) if x)
+    return f"{stamp}.{event['ts_ms'] % 1000:03d}  {event['kind']:<14} {who:<12} " \
+           f"{event['detail']}"
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    answer = call("events", {"limit": args.last or None})
+    if args.json:
+        print_json(answer["events"])
+        return 0
+    for event in answer["events"]:
+        print(_event_line(event), flush=True)
+    last = answer["last"]
+    while args.follow:
+        time.sleep(0.2)
+        answer = call("events", {"since": last})
+        for event in answer["events"]:
+            print(_event_line(event), flush=True)
+        last = answer["last"]
+    return 0
+
+
+def cmd_fence(args: argparse.Namespace) -> int:
+    words = args.words
+    if words[0] == "ack" and len(words) == 2:
+        print(call("fence_ack", {"node": words[1]}))
+        return 0
+    if words[0] == "history" and len(words) <= 2:
+        attempts = call("fence_history", {"node": words[1] if len(words) == 2 else None})
+        if args.json:
+            print_json(attempts)
+        else:
+            table(["started", "node", "level", "device", "action", "outcome", "ms", "error"],
+                  [[time.strftime("%H:%M:%S", time.localtime(a["started_at"])), a["node"],
+                    a["level"], a["device"], a["action"], a["outcome"], a["duration_ms"],
+                    a["error"] or ""] for a in attempts])
+        return 0
+    if len(words) != 1:
+        raise UsageError("usage: tandem fence NODE | fence ack NODE | fence history [NODE]")
+    progress_line(f"fencing {words[0]} (waits until its power reads off)")
+    result = call("fence", {"node": words[0]}, timeout=args.timeout)
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['node']}: {'fenced' if result['success'] else 'NOT fenced'} - "
+              f"{result['message']} ({result['duration_ms']} ms)")
+    return 0 if result["success"] else 1
+
+
+def cmd_unblock(_: argparse.Namespace) -> int:
+    print(call("unblock"))
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    generate_key(args.path, force=args.force)
+    print(f"wrote a new cluster key to {args.path} (mode 0600); copy it to every node")
+    return 0

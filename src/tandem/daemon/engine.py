@@ -1,0 +1,406 @@
+"""The node engine: heartbeats in and out, membership, quorum, coordinator, fencing.
+
+One asyncio loop carries the heartbeats; everything slow (fence agents, later resource
+agents) runs in tasks that await helper processes, never on the loop itself. Every
+`tick` observes (detector), updates the ledger, recomputes quorum and coordinator, asks
+the pure decision core what to do, and starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tandem.config import ClusterConfig
+from tandem.daemon.events import EventLog
+from tandem.daemon.fencer import Fencer
+from tandem.daemon.svcsync import Membership, ServiceSync
+from tandem.daemon.sync import decode_state, encode_state
+from tandem.manager.actions import Fence
+from tandem.manager.decide import NodeFacts, NodeView, coordinator_of, decide_fencing
+from tandem.membership.detector import FailureDetector, MembershipView, RingState
+from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatSender
+from tandem.membership.ledger import Ledger, NodeState, Transition
+from tandem.quorum.votes import QuorumInputs, QuorumState, compute_quorum
+from tandem.wire import (
+    BadPayload,
+    Message,
+    MsgType,
+    Rings,
+    WireError,
+    dump_json,
+    load_json,
+    load_key,
+)
+
+log = logging.getLogger("tandemd.engine")
+
+LEAVE_REPEATS = 3
+STATE_PERIOD_S = 0.5
+
+
+@dataclass
+class Paths:
+    """Where the daemon keeps its files (private per node in the lab)."""
+
+    state_dir: Path = Path("/var/lib/tandem")
+    run_dir: Path = Path("/run/tandem")
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "tandemd.sock"
+
+
+@dataclass
+class PeerReport:
+    """What a peer's last heartbeat told us beyond 'I am alive'."""
+
+    members: frozenset[int] = frozenset()
+    quorate: bool = False
+    config_version: int = 0
+    fenced: dict[int, tuple[int | None, float]] = field(default_factory=dict)
+
+
+def next_incarnation(state_dir: Path) -> int:
+    """A number larger than any this node used before, even across clock steps."""
+    path = state_dir / "incarnation"
+    last = 0
+    with contextlib.suppress(OSError, ValueError):
+        last = int(path.read_text().strip())
+    value = max(time.time_ns(), last + 1)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{value}\n")
+    except OSError as exc:
+        log.warning("cannot record the incarnation in %s: %s", path, exc)
+    return value
+
+
+class Engine:
+    """Membership, quorum and fencing of the local node."""
+
+    def __init__(self, config: ClusterConfig, local_name: str, *, paths: Paths | None = None,
+                 unblocked: bool = False) -> None:
+        self.config = config
+        self.paths = paths or Paths()
+        self.local = config.node(local_name)
+        self.ids = {n.id: n.name for n in config.nodes}
+        self.incarnation = next_incarnation(self.paths.state_dir)
+        self.started = time.monotonic()
+        self.events = EventLog(self.paths.state_dir / "events.jsonl")
+        self.detector = self._make_detector(config)
+        self.ledger = Ledger.create(self.local.id, self.ids, self.started, self.incarnation)
+        self.fencer = Fencer(config, self.ledger, self.events,
+                             self.paths.state_dir / "fence-history.json", self._transitions)
+        self.svc = ServiceSync(config, self.local.id, self.paths.state_dir, self.events,
+                               self._state_changed)
+        self.wake = asyncio.Event()
+        self._state_pending = False
+        self._last_state_sent = 0.0
+        self.reports: dict[int, PeerReport] = {}
+        self.view: MembershipView | None = None
+        self.unblocked = unblocked
+        self.seen_all = False
+        self.quorum = QuorumState(False, 0, 0, "starting")
+        self.coordinator: int | None = None
+        self.ring_states: dict[int, RingState] = {}
+        self.rings: Rings | None = None
+        self.heartbeat: HeartbeatSender | None = None
+        self.stopping = False
+
+    def _make_detector(self, config: ClusterConfig) -> FailureDetector:
+        peers = [n.id for n in config.nodes if n.id != self.local.id]
+        ring_peers = {r.ring: [n.id for n in config.nodes if n.id != self.local.id
+                               and n.interface_on(r.name) is not None]
+                      for r in config.rings if r.ring is not None}
+        return FailureDetector(self.local.id, peers, ring_peers.keys(),
+                               config.timing.token_ms / 1000.0, ring_peers=ring_peers)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def open(self) -> None:
+        """Load the key, open the rings and start heartbeating."""
+        key = load_key(self.config.key_file)
+        self.rings = Rings.from_config(self.config, self.local.name, key=key,
+                                       incarnation=self.incarnation,
+                                       on_message=self._on_message)
+        await self.rings.open()
+        self.heartbeat = HeartbeatSender(
+            self.rings, interval_s=self.config.timing.heartbeat_ms / 1000.0,
+            config_version=self.config.config_version,
+            hears=lambda: self.view.alive if self.view else (), extra=self._heartbeat_extra)
+        self.heartbeat.start()
+        self._probe = asyncio.get_running_loop().create_task(self.svc.local.probe(),
+                                                             name="probe")
+        self.events.add("daemon_start", node=self.local.name,
+                        detail=f"incarnation {self.incarnation}, config version "
+                               f"{self.config.config_version}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set, then leave the cell cleanly."""
+        period = min(max(self.config.timing.heartbeat_ms / 3000.0, 0.02), 0.1)
+        loop = asyncio.get_running_loop()
+        stopper = loop.create_task(stop.wait())
+        while not stop.is_set():
+            self.wake.clear()
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # keep heartbeating whatever a decision bug does
+                log.exception("tick failed")
+            waker = loop.create_task(self.wake.wait())
+            await asyncio.wait({stopper, waker}, timeout=period,
+                               return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+        await self.close()
+
+    async def close(self) -> None:
+        """Announce a clean departure, stop fencing and heartbeats, close the rings."""
+        self.stopping = True
+        self.fencer.cancel_all()
+        await self.svc.local.stop_all("tandemd stopping")
+        self._send_state()
+        if self.rings is not None:
+            for _ in range(LEAVE_REPEATS):
+                self.rings.send(MsgType.REQUEST, dump_json({"op": "leave"}))
+                await asyncio.sleep(0.01)
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
+        if self.rings is not None:
+            await self.rings.aclose()
+        self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
+
+    # -- messages ------------------------------------------------------------------------
+    def _heartbeat_extra(self) -> dict[str, Any]:
+        members = sorted(self.view.members) if self.view else [self.local.id]
+        fenced = {str(n): [inc, at] for n, (inc, at) in self.ledger.fenced_records().items()}
+        return {"m": members, "q": self.quorum.quorate, "f": fenced}
+
+    def _on_message(self, msg: Message, ring: int, now: float) -> None:
+        if msg.msg_type == MsgType.HEARTBEAT:
+            self._on_heartbeat(msg, ring, now)
+        elif msg.msg_type == MsgType.STATE:
+            if self.svc.incoming(msg.sender, decode_state(msg.payload), self.coordinator):
+                self._state_changed()
+            self.wake.set()
+        elif msg.msg_type == MsgType.REQUEST:
+            self._on_request(msg)
+
+    def _on_heartbeat(self, msg: Message, ring: int, now: float) -> None:
+        body = HeartbeatPayload.from_bytes(msg.payload)
+        self.detector.heard(msg.sender, ring, now, body.hears, incarnation=msg.incarnation)
+        report = self.reports.setdefault(msg.sender, PeerReport())
+        extra = body.extra
+        report.config_version = body.config_version
+        report.members = frozenset(int(x) for x in extra.get("m", []) if isinstance(x, int))
+        report.quorate = bool(extra.get("q", False))
+        fenced = extra.get("f", {})
+        if isinstance(fenced, dict):
+            report.fenced = {int(k): (v[0], float(v[1])) for k, v in fenced.items()
+                             if str(k).isdigit() and isinstance(v, list) and len(v) == 2}
+
+    def _on_request(self, msg: Message) -> None:
+        try:
+            body = load_json(msg.payload)
+        except BadPayload:
+            return
+        if body.get("op") == "leave" and msg.sender in self.ids:
+            current = self.ledger.records[msg.sender].incarnation
+            if current is None or current == msg.incarnation:
+                self._transitions(self.ledger.left(msg.sender, time.monotonic()))
+                self.wake.set()
+        elif body.get("op") == "fence" and isinstance(body.get("node"), int):
+            target = body["node"]
+            if (self.quorum.quorate and target != self.local.id and target in self.ids
+                    and msg.sender in (self.view.members if self.view else ())):
+                self.fencer.start(target, str(body.get("reason", "asked by a peer")))
+
+    # -- the cycle -------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Observe, decide and act once."""
+        view = self.detector.evaluate(now)
+        self.view = view
+        for peer_id, peer in view.peers.items():
+            self._transitions(self.ledger.observe(peer_id, peer.member, peer.incarnation, now))
+        self._adopt_peer_fences(view, now)
+        self._update_rings(view)
+        self._update_quorum(view)
+        actions = decide_fencing(self.node_view(now))
+        for action in actions:
+            if isinstance(action, Fence):
+                self.fencer.start(action.node_id, action.reason)
+        fences, changed = self.svc.round(self.membership(view, now))
+        for fence in fences:
+            self._fence_for_service(fence)
+        if changed or now - self._last_state_sent > STATE_PERIOD_S:
+            self._send_state()
+
+    def membership(self, view: MembershipView, now: float) -> Membership:
+        wall = time.time() - now
+        return Membership(
+            now=now, members=view.members, quorate=self.quorum.quorate,
+            coordinator=self.coordinator,
+            states={i: r.state for i, r in self.ledger.records.items()},
+            online_since={i: r.since + wall for i, r in self.ledger.records.items()},
+            fenceable=frozenset(i for i in self.ids if self.fencer.fenceable(i)))
+
+    def _fence_for_service(self, fence: Fence) -> None:
+        """Fence a node whose stop failed; a node cannot fence itself, so then a peer
+        is asked to."""
+        if fence.node_id in self.fencer.running:
+            return
+        if fence.node_id != self.local.id:
+            self.fencer.start(fence.node_id, fence.reason)
+            return
+        others = sorted((self.view.members if self.view else frozenset()) - {self.local.id})
+        if others and self.rings is not None:
+            self.rings.send(MsgType.REQUEST, dump_json(
+                {"op": "fence", "node": self.local.id, "reason": fence.reason}), [others[0]])
+
+    def _state_changed(self) -> None:
+        """Something peers should know changed: send STATE soon (coalesced)."""
+        self.wake.set()
+        if not self._state_pending:
+            self._state_pending = True
+            asyncio.get_running_loop().call_soon(self._send_state)
+
+    def _send_state(self) -> None:
+        self._state_pending = False
+        if self.rings is None:
+            return
+        self._last_state_sent = time.monotonic()
+        message = self.svc.outgoing(self.coordinator == self.local.id)
+        try:
+            self.rings.send(MsgType.STATE, encode_state(message))
+        except WireError as exc:
+            log.warning("STATE not sent: %s", exc)
+
+    def node_view(self, now: float) -> NodeView:
+        return NodeView(
+            local_id=self.local.id, now=now, quorate=self.quorum.quorate,
+            coordinator=self.coordinator,
+            nodes={i: NodeFacts(r.state, r.retry_at, self.fencer.fenceable(i))
+                   for i, r in self.ledger.records.items()},
+            fencing=self.fencer.running,
+            startup_grace_over=now - self.started > self.startup_grace_s)
+
+    @property
+    def startup_grace_s(self) -> float:
+        return max(5.0, 3 * self.config.timing.token_ms / 1000.0)
+
+    def _adopt_peer_fences(self, view: MembershipView, now: float) -> None:
+        for peer in view.members - {self.local.id}:
+            report = self.reports.get(peer)
+            for node_id, (incarnation, at) in (report.fenced if report else {}).items():
+                self._transitions(self.ledger.adopt_fence(node_id, incarnation, at, now))
+
+    def _update_rings(self, view: MembershipView) -> None:
+        for ring, state in view.rings.items():
+            old = self.ring_states.get(ring)
+            if old != state:
+                self.ring_states[ring] = state
+                if old is not None or state != RingState.UNKNOWN:
+                    self.events.add("ring", detail=f"ring {ring} ({self.ring_name(ring)}) "
+                                                   f"{state.value}", ring=ring)
+
+    def ring_name(self, ring: int) -> str:
+        return next((r.name for r in self.config.rings if r.ring == ring), "?")
+
+    def _update_quorum(self, view: MembershipView) -> None:
+        members = view.members
+        if members == frozenset(self.ids):
+            self.seen_all = True
+        quorum = compute_quorum(QuorumInputs(
+            expected_votes=self.config.expected_votes,
+            node_votes={n.id: n.votes for n in self.config.nodes}, present=members,
+            two_node=self.config.two_node, wait_for_all=self.config.wait_for_all,
+            seen_all_since_boot=self.seen_all, operator_unblocked=self.unblocked))
+        if quorum.quorate != self.quorum.quorate:
+            self.events.add("quorum", node=self.local.name, detail=quorum.reason,
+                            quorate=quorum.quorate)
+            if not quorum.quorate:
+                self.fencer.cancel_all()
+        self.quorum = quorum
+        reported = {m: self.reports[m].members for m in members if m in self.reports}
+        coordinator = coordinator_of(self.local.id, members, reported) \
+            if quorum.quorate else None
+        if coordinator != self.coordinator:
+            who = self.ids.get(coordinator, "none") if coordinator else "none"
+            self.events.add("coordinator", node=who, detail=f"coordinator is {who}")
+            self.coordinator = coordinator
+
+    def _transitions(self, changes: list[Transition]) -> None:
+        for change in changes:
+            if change.new == NodeState.ONLINE:
+                self.svc.forget(change.node_id)
+            self.wake.set()
+            self.events.add("node", node=self.ids[change.node_id],
+                            detail=f"{change.old.value} -> {change.new.value}"
+                                   + (f" ({change.note})" if change.note else ""),
+                            state=change.new.value)
+
+    # -- operator requests -------------------------------------------------------------------
+    def service_request_made(self) -> None:
+        """An operator changed an intent here: tell every peer at once."""
+        self._state_changed()
+
+    def unblock(self) -> str:
+        """Operator override of wait-for-all."""
+        self.unblocked = True
+        self.events.add("unblock", node=self.local.name,
+                        detail="operator lifted wait-for-all")
+        return "wait-for-all lifted on this node"
+
+    def node_id(self, name: str) -> int:
+        for node_id, node_name in self.ids.items():
+            if node_name == name:
+                return node_id
+        raise ValueError(f"unknown node {name!r} (known: {', '.join(self.ids.values())})")
+
+    async def fence(self, name: str) -> dict[str, Any]:
+        """Operator-requested fence of `name`; waits for the outcome."""
+        node_id = self.node_id(name)
+        if node_id == self.local.id:
+            raise ValueError("refusing to fence the local node from itself")
+        if not self.quorum.quorate:
+            raise ValueError(f"this node is not quorate ({self.quorum.reason}): "
+                             f"only a quorate node fences")
+        if not self.fencer.fenceable(node_id):
+            raise ValueError(f"{name} has no fence levels configured")
+        result = await self.fencer.start(node_id, "requested by an operator")
+        if result is None:
+            raise ValueError(f"fencing {name} failed (see tandem events)")
+        return {"node": name, "success": result.success, "message": result.message,
+                "duration_ms": result.duration_ms}
+
+    def reload(self, config: ClusterConfig) -> str:
+        """Adopt a new configuration of the same cell (timing, fencing, later services);
+        ValueError if it changes the membership or the networks, which need a restart."""
+        def shape(c: ClusterConfig) -> object:
+            return ([(n.name, n.id, n.interfaces) for n in c.nodes], c.networks, c.port,
+                    c.name, c.key_file)
+        if shape(config) != shape(self.config):
+            raise ValueError("nodes, networks, port, name or key file changed: restart "
+                             "tandemd to apply this configuration")
+        if [s.name for s in config.services] != [s.name for s in self.config.services] or \
+                config.services != self.config.services:
+            raise ValueError("services changed: restart tandemd (or use `tandem config "
+                             "push`) to apply them")
+        self.config = config
+        self.fencer.config = config
+        self.detector.token_s = config.timing.token_ms / 1000.0
+        if self.heartbeat is not None:
+            self.heartbeat.interval_s = config.timing.heartbeat_ms / 1000.0
+            self.heartbeat.config_version = config.config_version
+        self.events.add("config", node=self.local.name,
+                        detail=f"configuration version {config.config_version} loaded")
+        return f"configuration reloaded (version {config.config_version})"
+
+    def ensure_paths(self) -> None:
+        for path in (self.paths.state_dir, self.paths.run_dir):
+            path.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, 0o755)

@@ -1,0 +1,255 @@
+"""The services of the local node: probing at start, starting and stopping them in
+order, monitoring them, and reporting exactly what runs here.
+
+This node is the only authority on what it runs. It follows the coordinator's placement
+(start what is assigned here, stop what is not), but keeps its own safety checks: it
+stops everything when it loses quorum, and it never starts a service that any other
+node could still hold, whatever the placement says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from tandem.config import ClusterConfig
+from tandem.config.model import ResourceDef, ServiceDef
+from tandem.daemon.events import EventLog
+from tandem.manager.model import Assignment, LocalState, NodeReport, ServiceReport
+from tandem.resources.base import AgentResult, ResourceAgent, timed
+
+log = logging.getLogger("tandemd.services")
+
+MAX_RESTART_HISTORY = 20
+FOUND_RUNNING = -1  # gen of a service found running at probe: adopt the assignment's
+
+
+@dataclass
+class _Service:
+    definition: ServiceDef
+    agents: list[tuple[ResourceDef, ResourceAgent]]
+    report: ServiceReport = field(default_factory=ServiceReport)
+    task: asyncio.Task[None] | None = None
+    monitors: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def build_agents(svc: ServiceDef) -> list[tuple[ResourceDef, ResourceAgent]]:
+    """One bound agent per resource (parameters were checked at config load)."""
+    from tandem.resources.registry import get_agent
+
+    return [(res, get_agent(res.agent).create(res.name, dict(res.params)))
+            for res in svc.resources]
+
+
+class LocalServices:
+    """Runs this node's share of the services."""
+
+    def __init__(self, config: ClusterConfig, node: str, events: EventLog,
+                 on_change: Callable[[], None]) -> None:
+        self.node = node
+        self.events = events
+        self.on_change = on_change
+        self.probed = False
+        self.services = {s.name: _Service(s, build_agents(s)) for s in config.services}
+        self.frozen: set[str] = set()
+
+    # -- reporting ---------------------------------------------------------------------------
+    def report(self) -> NodeReport:
+        return NodeReport(self.probed, {n: s.report for n, s in self.services.items()})
+
+    def _set(self, svc: _Service, state: LocalState, *, gen: int | None = None,
+             error: str | None = None, restarted: bool = False) -> None:
+        old = svc.report
+        restarts = old.restarts
+        if restarted:
+            restarts = (*restarts, time.time())[-MAX_RESTART_HISTORY:]
+        svc.report = ServiceReport(state, old.gen if gen is None else gen, time.time(),
+                                   old.error if error is None else error, restarts)
+        if old.state != state:
+            self.events.add("local_service", node=self.node, service=svc.definition.name,
+                            detail=f"{old.state.value} -> {state.value}"
+                                   + (f": {error}" if error else ""), state=state.value)
+        self.on_change()
+
+    @property
+    def busy(self) -> bool:
+        return any(s.task is not None and not s.task.done() for s in self.services.values())
+
+    # -- probing --------------------------------------------------------------------------------
+    async def probe(self) -> None:
+        """Find out what already runs here (after a daemon restart); clean up halves."""
+        await asyncio.gather(*(self._probe_one(s) for s in self.services.values()))
+        self.probed = True
+        self.on_change()
+
+    async def _probe_one(self, svc: _Service) -> None:
+        results = [await timed("status", agent, res.timeouts.get("status"))
+                   for res, agent in svc.agents]
+        running = [r.running for r in results]
+        if all(running):
+            self._set(svc, LocalState.STARTED, gen=FOUND_RUNNING, error="")
+            self.events.add("probe", node=self.node, service=svc.definition.name,
+                            detail="found running")
+        elif any(running) or any(not r.running and not r.stopped for r in results):
+            self.events.add("probe", node=self.node, service=svc.definition.name,
+                            detail="found partly running: stopping it")
+            await self._stop_resources(svc, "cleanup after probe")
+
+    # -- reconciling with the placement ------------------------------------------------------
+    def reconcile(self, placement: dict[str, Assignment] | None, my_id: int, quorate: bool,
+                  may_start: Callable[[str], bool]) -> None:
+        """Start what is assigned here (when safe), stop what is not."""
+        if not self.probed:
+            return
+        for name, svc in self.services.items():
+            if svc.task is not None and not svc.task.done():
+                continue
+            state = svc.report.state
+            if not quorate:
+                if state.active or state == LocalState.FAILED:
+                    self._run(svc, self._stop(svc, "quorum lost"))
+                continue
+            if name in self.frozen or placement is None:
+                continue
+            wanted = placement.get(name, Assignment())
+            self._follow(svc, wanted, my_id, may_start)
+
+    def _follow(self, svc: _Service, wanted: Assignment, my_id: int,
+                may_start: Callable[[str], bool]) -> None:
+        state, gen = svc.report.state, svc.report.gen
+        if wanted.node != my_id:
+            # Only a newer generation moves it away: a coordinator that has just taken
+            # over and does not know yet that it runs here must not stop it.
+            if state.active and state != LocalState.STOP_FAILED and wanted.gen > gen:
+                self._run(svc, self._stop(svc, "not assigned here"))
+            return
+        if state == LocalState.STARTED and gen == FOUND_RUNNING:
+            svc.report = replace(svc.report, gen=wanted.gen)
+            self._start_monitors(svc)
+            self.on_change()
+        elif state == LocalState.STOPPED or (state == LocalState.FAILED and gen < wanted.gen):
+            # A failed service waits for the coordinator's verdict (a new generation).
+            if may_start(svc.definition.name):
+                restarted = state == LocalState.FAILED
+                self._run(svc, self._start(svc, wanted.gen, restarted))
+        elif state == LocalState.STARTED and gen < wanted.gen:
+            self._run(svc, self._restart(svc, wanted.gen))
+
+    def _run(self, svc: _Service, coro: asyncio.Future[None] | object) -> None:
+        svc.task = asyncio.get_running_loop().create_task(coro,  # type: ignore[arg-type]
+                                                          name=f"svc-{svc.definition.name}")
+        svc.task.add_done_callback(lambda _: self.on_change())
+
+    # -- operations --------------------------------------------------------------------------------
+    async def _start(self, svc: _Service, gen: int, restarted: bool = False) -> None:
+        name = svc.definition.name
+        self._set(svc, LocalState.STARTING, gen=gen, error="", restarted=restarted)
+        started = time.monotonic()
+        for index, (res, agent) in enumerate(svc.agents):
+            result = await self._action("start", svc, res, agent)
+            if not result.ok:
+                error = f"start of {res.name} failed: {result.message}"
+                self.events.add("service_failed", node=self.node, service=name, detail=error)
+                if await self._stop_resources(svc, "start failed", upto=index + 1):
+                    self._set(svc, LocalState.FAILED, error=error)
+                return
+        self._set(svc, LocalState.STARTED)
+        self.events.add("service_started", node=self.node, service=name,
+                        detail=f"all resources started in "
+                               f"{(time.monotonic() - started) * 1000:.0f} ms",
+                        duration_ms=round((time.monotonic() - started) * 1000))
+        self._start_monitors(svc)
+
+    async def _stop(self, svc: _Service, why: str) -> None:
+        self._stop_monitors(svc)
+        if await self._stop_resources(svc, why):
+            self._set(svc, LocalState.STOPPED, error="")
+
+    async def _restart(self, svc: _Service, gen: int) -> None:
+        self._stop_monitors(svc)
+        if await self._stop_resources(svc, "restart requested"):
+            await self._start(svc, gen)
+
+    async def _stop_resources(self, svc: _Service, why: str, upto: int | None = None) -> bool:
+        """Stop resources in reverse order; False (and STOP_FAILED) if any stop failed."""
+        name = svc.definition.name
+        self._set(svc, LocalState.STOPPING)
+        started = time.monotonic()
+        agents = svc.agents[:upto] if upto is not None else svc.agents
+        failures = []
+        for res, agent in reversed(agents):
+            result = await self._action("stop", svc, res, agent)
+            if not result.ok:
+                failures.append(f"stop of {res.name} failed: {result.message}")
+        if failures:
+            self._set(svc, LocalState.STOP_FAILED, error="; ".join(failures))
+            self.events.add("stop_failed", node=self.node, service=name,
+                            detail="; ".join(failures))
+            return False
+        self.events.add("service_stopped", node=self.node, service=name,
+                        detail=f"{why}; stopped in {(time.monotonic() - started) * 1000:.0f} ms",
+                        duration_ms=round((time.monotonic() - started) * 1000))
+        return True
+
+    async def _action(self, action: str, svc: _Service, res: ResourceDef,
+                      agent: ResourceAgent) -> AgentResult:
+        result = await timed(action, agent, res.timeouts.get(action))
+        self.events.add(f"resource_{action}", node=self.node, service=svc.definition.name,
+                        detail=f"{res.name} ({res.agent}) "
+                               f"{'ok' if result.ok else 'FAILED'} in "
+                               f"{result.duration_s * 1000:.0f} ms"
+                               + (f": {result.message}" if result.message and not result.ok
+                                  else ""),
+                        resource=res.name, ok=result.ok,
+                        duration_ms=round(result.duration_s * 1000))
+        return result
+
+    # -- monitoring --------------------------------------------------------------------------------
+    def _start_monitors(self, svc: _Service) -> None:
+        self._stop_monitors(svc)
+        loop = asyncio.get_running_loop()
+        for res, agent in svc.agents:
+            if res.monitor_interval_s > 0:
+                svc.monitors.append(loop.create_task(self._monitor(svc, res, agent),
+                                                     name=f"mon-{res.name}"))
+
+    def _stop_monitors(self, svc: _Service) -> None:
+        current = asyncio.current_task()
+        for task in svc.monitors:
+            if task is not current:
+                task.cancel()
+        svc.monitors.clear()
+
+    async def _monitor(self, svc: _Service, res: ResourceDef, agent: ResourceAgent) -> None:
+        while True:
+            await asyncio.sleep(res.monitor_interval_s)
+            if svc.definition.name in self.frozen or svc.report.state != LocalState.STARTED:
+                continue
+            result = await timed("monitor", agent, res.timeouts.get("monitor"))
+            if result.ok or svc.definition.name in self.frozen:
+                continue
+            if svc.task is not None and not svc.task.done():
+                continue
+            error = f"monitor of {res.name} failed: {result.message or result.code.name}"
+            self.events.add("monitor_failed", node=self.node, service=svc.definition.name,
+                            detail=error)
+            self._run(svc, self._fail(svc, error))
+            return
+
+    async def _fail(self, svc: _Service, error: str) -> None:
+        self._stop_monitors(svc)
+        if await self._stop_resources(svc, "monitor failed"):
+            self._set(svc, LocalState.FAILED, error=error)
+
+    async def stop_all(self, why: str) -> None:
+        """Stop every service here (clean shutdown); waits for running operations."""
+        for svc in self.services.values():
+            if svc.task is not None and not svc.task.done():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await svc.task
+        await asyncio.gather(*(self._stop(s, why) for s in self.services.values()
+                               if s.report.state.active or s.report.state == LocalState.FAILED))

@@ -1,0 +1,72 @@
+"""The daemon's status as JSON-ready data (what `tandem status --json` prints)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tandem.daemon.engine import Engine
+from tandem.membership.detector import RingState
+
+
+def engine_status(engine: Engine) -> dict[str, Any]:
+    """Cluster, quorum, members with their states and rings, fencing, counters."""
+    now_mono = time.monotonic()
+    offset = time.time() - now_mono
+    view = engine.view
+    nodes = []
+    for node in engine.config.nodes:
+        record = engine.ledger.records[node.id]
+        peer = view.peers.get(node.id) if view else None
+        rings: dict[str, str] = {}
+        for itf in node.interfaces:
+            ring = engine.config.network(itf.network).ring
+            if ring is None:
+                continue
+            if node.id == engine.local.id:
+                rings[itf.network] = "local"
+            elif peer is not None and ring in peer.rings:
+                rings[itf.network] = "up" if peer.rings[ring] else "down"
+        report = engine.reports.get(node.id)
+        nodes.append({
+            "name": node.name, "id": node.id, "votes": node.votes,
+            "state": record.state.value, "local": node.id == engine.local.id,
+            "since": round(record.since + offset, 3), "note": record.note,
+            "incarnation": record.incarnation, "rings": rings,
+            "config_version": (engine.config.config_version if node.id == engine.local.id
+                               else report.config_version if report else None),
+            "fence_failures": record.fence_failures,
+        })
+    return {
+        "cluster": engine.config.name,
+        "local": engine.local.name,
+        "quorate": engine.quorum.quorate,
+        "quorum": {"votes": engine.quorum.total_votes, "needed": engine.quorum.needed,
+                   "expected": engine.config.total_votes, "reason": engine.quorum.reason,
+                   "two_node": engine.config.two_node,
+                   "wait_for_all": engine.config.wait_for_all,
+                   "unblocked": engine.unblocked},
+        "coordinator": engine.ids.get(engine.coordinator) if engine.coordinator else None,
+        "config_version": engine.config.config_version,
+        "nodes": nodes,
+        "rings": [{"ring": r.ring, "network": r.name,
+                   "state": engine.ring_states.get(r.ring or 0, RingState.UNKNOWN).value}
+                  for r in engine.config.rings],
+        "redundancy_degraded": bool(view and view.redundancy_degraded),
+        "fencing": sorted(engine.ids[n] for n in engine.fencer.running),
+        "manual_fence_pending": list(engine.fencer.acks.pending()),
+        "transport": engine.rings.stats() if engine.rings else {},
+        "heartbeat": _heartbeat_stats(engine),
+        "services": engine.svc.status(),
+        "probed": engine.svc.local.probed,
+        "uptime_s": round(now_mono - engine.started, 1),
+    }
+
+
+def _heartbeat_stats(engine: Engine) -> dict[str, Any]:
+    if engine.heartbeat is None:
+        return {}
+    stats = engine.heartbeat.stats()
+    return {"sent": stats.sent, "errors": stats.errors, "skipped": stats.skipped,
+            "max_lag_ms": round(stats.max_lag_s * 1000, 2),
+            "mean_lag_ms": round(stats.mean_lag_s * 1000, 2)}

@@ -1,0 +1,200 @@
+"""The service side of the engine: keeps the replicated facts (reports, intents,
+placement), runs the coordinator's placement round, and drives the local services.
+
+The engine calls `round()` from its tick with the membership it just computed; this
+class never looks at sockets or clocks other than through what it is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tandem.config import ClusterConfig
+from tandem.daemon.events import EventLog
+from tandem.daemon.localsvc import LocalServices
+from tandem.daemon.sync import StateMessage, load_intents, merge_intents, save_intents
+from tandem.manager.actions import Fence
+from tandem.manager.display import ServiceShow, show_service
+from tandem.manager.model import Assignment, Intent, NodeReport
+from tandem.manager.placement import (
+    ServiceView,
+    blockers,
+    decide_services,
+    effective_intent,
+)
+from tandem.membership.ledger import NodeState
+
+
+@dataclass(frozen=True)
+class Membership:
+    """What the engine knows at the start of a round."""
+
+    now: float
+    members: frozenset[int]
+    quorate: bool
+    coordinator: int | None
+    states: dict[int, NodeState]
+    online_since: dict[int, float]
+    fenceable: frozenset[int]
+
+
+class ServiceSync:
+    """Replicated service facts of one node, and the rounds that act on them."""
+
+    def __init__(self, config: ClusterConfig, local_id: int, state_dir: Path,
+                 events: EventLog, on_change: Callable[[], None]) -> None:
+        self.config = config
+        self.local_id = local_id
+        self.ids = {n.name: n.id for n in config.nodes}
+        self.names = {n.id: n.name for n in config.nodes}
+        self.events = events
+        self.intents_path = state_dir / "intents.json"
+        self.intents: dict[str, Intent] = load_intents(self.intents_path)
+        self.placement: dict[str, Assignment] = {}
+        self.placement_known = False
+        self.notes: dict[str, str] = {}
+        self.reports: dict[int, NodeReport] = {}
+        self.local = LocalServices(config, self.names[local_id], events, on_change)
+        self.shown: dict[str, ServiceShow] = {}
+        self.last_owner: dict[str, int] = {}
+        self._sync_frozen()
+
+    # -- messages ---------------------------------------------------------------------------
+    def outgoing(self, coordinator: bool) -> StateMessage:
+        return StateMessage(self.local.report(), dict(self.intents),
+                            dict(self.placement) if coordinator else None,
+                            dict(self.notes) if coordinator else {})
+
+    def incoming(self, sender: int, msg: StateMessage, coordinator: int | None) -> bool:
+        """Apply a peer's STATE; True if our own intents changed (to re-announce)."""
+        self.reports[sender] = msg.report
+        changed = merge_intents(self.intents, msg.intents)
+        if changed:
+            save_intents(self.intents_path, self.intents)
+            self._sync_frozen()
+        if msg.placement is not None and sender == coordinator and sender != self.local_id:
+            self.placement = msg.placement
+            self.placement_known = True
+            self.notes = msg.notes
+        return bool(changed)
+
+    def forget(self, node: int) -> None:
+        """A node restarted: its old report is meaningless."""
+        self.reports.pop(node, None)
+
+    def _sync_frozen(self) -> None:
+        self.local.frozen = {n for n, i in self.intents.items() if i.frozen}
+
+    # -- the round ------------------------------------------------------------------------------
+    def view(self, m: Membership) -> ServiceView:
+        reports = dict(self.reports)
+        reports[self.local_id] = self.local.report()
+        return ServiceView(local_id=self.local_id, now=time.time(), members=m.members,
+                           node_ids=self.ids, node_states=m.states,
+                           online_since=m.online_since, fenceable=m.fenceable,
+                           reports=reports, intents=self.intents, placement=self.placement)
+
+    def round(self, m: Membership) -> tuple[list[Fence], bool]:
+        """Coordinator decisions (if we coordinate) and local reconciliation.
+        Returns fences to perform and whether our STATE changed (to send it now)."""
+        fences: list[Fence] = []
+        changed = False
+        if m.quorate and m.coordinator == self.local_id and self.local.probed:
+            decision = decide_services(self.config, self.view(m))
+            if decision.placement != self.placement or decision.notes != self.notes:
+                changed = True
+            self.placement, self.notes = decision.placement, decision.notes
+            self.placement_known = True
+            for name, intent in decision.intents.items():
+                self.intents[name] = intent
+                changed = True
+            if decision.intents:
+                save_intents(self.intents_path, self.intents)
+                self._sync_frozen()
+            fences = decision.fences
+        view = self.view(m)
+        trusted = self.placement if self.placement_known and m.coordinator in m.members \
+            else None
+        self.local.reconcile(trusted, self.local_id, m.quorate,
+                             lambda svc: not blockers(view, svc, exclude=self.local_id))
+        self._record_display(view)
+        return fences, changed
+
+    def _record_display(self, view: ServiceView) -> None:
+        for svc in self.config.services:
+            show = show_service(svc, effective_intent(svc, self.intents),
+                                self.placement.get(svc.name, Assignment()),
+                                view.reports, self.notes.get(svc.name, ""))
+            old = self.shown.get(svc.name)
+            if old is not None and old.owner is not None and old.owner != show.owner:
+                self.last_owner[svc.name] = old.owner
+            if old is None or (old.state, old.owner) != (show.state, show.owner):
+                where = f" on {self.names[show.owner]}" if show.owner else ""
+                self.events.add("service", node=self.names.get(show.owner or 0),
+                                service=svc.name, detail=f"{show.state}{where}"
+                                + (f" ({show.note})" if show.note else ""), state=show.state)
+            self.shown[svc.name] = show
+
+    # -- status and operator requests ----------------------------------------------------------
+    def status(self) -> list[dict[str, Any]]:
+        rows = []
+        reports = dict(self.reports)
+        reports[self.local_id] = self.local.report()
+        for svc in self.config.services:
+            show = self.shown.get(svc.name, ServiceShow("stopped", None, ""))
+            intent = effective_intent(svc, self.intents)
+            last = self.last_owner.get(svc.name)
+            rows.append({"name": svc.name, "state": show.state,
+                         "owner": self.names.get(show.owner) if show.owner else None,
+                         "last_owner": self.names.get(last) if last else None,
+                         "note": show.note, "enabled": intent.enabled,
+                         "frozen": intent.frozen,
+                         "placement": self.names.get(self.placement.get(
+                             svc.name, Assignment()).node),
+                         "since": (reports[show.owner].get(svc.name).since
+                                   if show.owner in reports else None),
+                         "local": self.local.report().get(svc.name).state.value})
+        return rows
+
+    def request(self, service: str, action: str, node: str | None) -> str:
+        """Record an operator request as a new intent (replicated by the caller)."""
+        svc = self.config.service(service)  # KeyError names the known services
+        if node is not None:
+            if node not in self.ids:
+                raise ValueError(f"unknown node {node!r} (known: {', '.join(self.ids)})")
+            if svc.domain.restricted and svc.domain.priority(node) is None:
+                raise ValueError(f"{node} is outside the restricted domain of {service} "
+                                 f"({', '.join(n for n, _ in svc.domain.nodes)})")
+        intent = effective_intent(svc, self.intents)
+        choices: dict[str, dict[str, Any]] = {
+            "enable": {"enabled": True, "frozen": False, "target": node},
+            "disable": {"enabled": False, "target": None},
+            "relocate": {"enabled": True, "target": node},
+            "restart": {"restart": intent.restart + 1},
+            "freeze": {"frozen": True},
+            "unfreeze": {"frozen": False},
+        }
+        changes = choices[action]
+        if action == "relocate" and node is None:
+            changes["target"] = self._other_node(svc)
+        self.intents[service] = intent.bump(self.local_id, **changes)
+        save_intents(self.intents_path, self.intents)
+        self._sync_frozen()
+        self.events.add("request", service=service, node=node,
+                        detail=f"{action}" + (f" to {node}" if node else ""))
+        return f"{action} of {service} requested"
+
+    def _other_node(self, svc: Any) -> str:
+        owner = self.shown.get(svc.name)
+        current = owner.owner if owner else None
+        for name, _ in sorted(svc.domain.nodes, key=lambda x: x[1]):
+            if self.ids[name] != current:
+                return str(name)
+        for name, node in self.ids.items():
+            if node != current and not svc.domain.restricted:
+                return name
+        raise ValueError(f"no other node to relocate {svc.name} to")

@@ -1,0 +1,1 @@
+"""The decision core: observe -> decide (pure) -> act."""

@@ -1,0 +1,165 @@
+"""The state of every node of the cell as the local daemon knows it, with the time of
+each change. Pure: the engine feeds it observations and gets back what changed.
+
+States and why they exist:
+- unknown: not heard since this daemon started (it may be running anything);
+- online: in two-way contact;
+- lost: silent past the token timeout, not yet fenced: whatever it held is NOT free;
+- fencing: a fence operation against it is running;
+- fenced: confirmed powered off since it was last heard: what it held is free;
+- offline: it announced a clean shutdown (its services were stopped): nothing to fence;
+- unclean: lost and fencing failed; retried, and nothing it held moves meanwhile.
+
+A node that is heard again keeps its suspicion unless it comes back with a new
+incarnation (it restarted, so it holds nothing it does not report) — a node that merely
+stalled and resumed is still fenced.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class NodeState(enum.Enum):
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    LOST = "lost"
+    FENCING = "fencing"
+    FENCED = "fenced"
+    OFFLINE = "offline"
+    UNCLEAN = "unclean"
+
+
+# States in which the node might still run something it had: nothing of it may move.
+SUSPECT = frozenset({NodeState.UNKNOWN, NodeState.LOST, NodeState.FENCING,
+                     NodeState.UNCLEAN})
+# States in which the node is known to run nothing at all.
+DOWN_SAFE = frozenset({NodeState.FENCED, NodeState.OFFLINE})
+
+
+@dataclass
+class NodeRecord:
+    """One node's entry."""
+
+    node_id: int
+    state: NodeState = NodeState.UNKNOWN
+    since: float = 0.0
+    incarnation: int | None = None
+    fenced_incarnation: int | None = None
+    fenced_at: float | None = None
+    fence_failures: int = 0
+    retry_at: float = 0.0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of one node's state, for the event timeline."""
+
+    node_id: int
+    old: NodeState
+    new: NodeState
+    at: float
+    note: str = ""
+
+
+@dataclass
+class Ledger:
+    """Every node's record; methods return the transitions they caused."""
+
+    local_id: int
+    records: dict[int, NodeRecord] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, local_id: int, node_ids: Iterable[int], now: float,
+               local_incarnation: int) -> Ledger:
+        ledger = cls(local_id)
+        for node_id in node_ids:
+            ledger.records[node_id] = NodeRecord(node_id, since=now)
+        me = ledger.records[local_id]
+        me.state, me.incarnation = NodeState.ONLINE, local_incarnation
+        return ledger
+
+    def state(self, node_id: int) -> NodeState:
+        return self.records[node_id].state
+
+    def _move(self, rec: NodeRecord, new: NodeState, now: float,
+              note: str = "") -> list[Transition]:
+        if rec.state == new:
+            return []
+        change = Transition(rec.node_id, rec.state, new, now, note)
+        rec.state, rec.since, rec.note = new, now, note
+        return [change]
+
+    def observe(self, node_id: int, member: bool, incarnation: int | None,
+                now: float) -> list[Transition]:
+        """Apply what the failure detector says about a peer at `now`."""
+        rec = self.records[node_id]
+        if node_id == self.local_id:
+            return []
+        if member:
+            return self._heard(rec, incarnation, now)
+        if rec.state == NodeState.ONLINE:
+            return self._move(rec, NodeState.LOST, now, "silent past the token timeout")
+        return []
+
+    def _heard(self, rec: NodeRecord, incarnation: int | None, now: float) -> list[Transition]:
+        new_life = (incarnation is not None and rec.incarnation is not None
+                    and incarnation > rec.incarnation)
+        first = rec.incarnation is None
+        if incarnation is not None and (first or new_life):
+            rec.incarnation = incarnation
+        if rec.state == NodeState.ONLINE:
+            return []
+        if rec.state == NodeState.UNKNOWN or new_life:
+            rec.fence_failures = 0
+            note = "restarted" if new_life else "joined"
+            return self._move(rec, NodeState.ONLINE, now, note)
+        if rec.state == NodeState.FENCED:
+            # Confirmed off, yet heard with the same life: the fence device lied.
+            return self._move(rec, NodeState.UNCLEAN, now,
+                              "heard again after being fenced, without a restart")
+        # lost/fencing/unclean: still to be fenced despite being heard; offline: a node
+        # that left cleanly only comes back with a new life (late heartbeats are ignored).
+        return []
+
+    def left(self, node_id: int, now: float) -> list[Transition]:
+        """The node announced a clean shutdown."""
+        return self._move(self.records[node_id], NodeState.OFFLINE, now, "left cleanly")
+
+    def fencing_started(self, node_id: int, now: float) -> list[Transition]:
+        return self._move(self.records[node_id], NodeState.FENCING, now)
+
+    def fence_succeeded(self, node_id: int, now: float, note: str = "") -> list[Transition]:
+        rec = self.records[node_id]
+        rec.fenced_incarnation, rec.fenced_at, rec.fence_failures = rec.incarnation, now, 0
+        return self._move(rec, NodeState.FENCED, now, note or "confirmed powered off")
+
+    def fence_failed(self, node_id: int, now: float, retry_in: float,
+                     note: str) -> list[Transition]:
+        rec = self.records[node_id]
+        rec.fence_failures += 1
+        rec.retry_at = now + retry_in
+        if rec.state == NodeState.FENCING:
+            return self._move(rec, NodeState.UNCLEAN, now, note)
+        return []
+
+    def adopt_fence(self, node_id: int, incarnation: int | None, fenced_at: float,
+                    now: float) -> list[Transition]:
+        """A peer reports it fenced `node_id` while it had `incarnation`: believe it if
+        we know no newer life of that node."""
+        rec = self.records.get(node_id)
+        if rec is None or node_id == self.local_id or rec.state not in SUSPECT:
+            return []
+        if (rec.incarnation is not None and incarnation is not None
+                and rec.incarnation > incarnation):
+            return []
+        rec.fenced_incarnation, rec.fenced_at = incarnation, fenced_at
+        return self._move(rec, NodeState.FENCED, now, "fenced (reported by a peer)")
+
+    def fenced_records(self) -> dict[int, tuple[int | None, float]]:
+        """Fence confirmations to share with peers: node -> (incarnation, when)."""
+        return {r.node_id: (r.fenced_incarnation, r.fenced_at or 0.0)
+                for r in self.records.values() if r.state == NodeState.FENCED}

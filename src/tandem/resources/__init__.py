@@ -1,0 +1,1 @@
+"""Resource agents: the things a service is made of (addresses, mounts, daemons...)."""

@@ -1,0 +1,1 @@
+"""Small shared building blocks (process running, time) used across layers."""

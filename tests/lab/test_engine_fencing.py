@@ -1,0 +1,159 @@
+"""Engine I in a two-node lab cell: loss detection, fencing through the lab BMCs, fence
+races settled by the configured delay, rings, and rejoining after a reboot."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from enginekit import fence_starts, running_cell
+
+from labkit import node_events, wait_for
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.mark.parametrize("fault", ["crash", "hang"])
+def test_lost_node_is_fenced(tmp_path: Path, fault: str) -> None:
+    with running_cell(tmp_path, f"f{fault}", fencing=True) as cell:
+        getattr(cell.control, fault)("node2")
+        cell.wait_state("node1", "node2", {"fenced"})
+        assert cell.power("node2") == "off"  # the BMC really powered it off
+        assert cell.power("node1") == "on"
+        timeline = [(e["kind"], e["detail"].split(" (")[0])
+                    for e in node_events(cell.control, "node1")
+                    if e["node"] == "node2" and e["kind"] in ("node", "fence_start",
+                                                              "fence_done")]
+        assert timeline[-5:] == [("node", "online -> lost"), ("node", "lost -> fencing"),
+                                 ("fence_start", timeline[-3][1]),
+                                 ("node", "fencing -> fenced"),
+                                 ("fence_done", timeline[-1][1])]
+
+
+def test_one_ring_cut_degrades_without_fencing(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "ring", fencing=True) as cell:
+        cell.faults.cut("node2", "admin")
+        status = wait_for(lambda: (s := cell.status("node1")) and s["redundancy_degraded"]
+                          and s, 10, "node1 to report degraded redundancy")
+        peer = next(n for n in status["nodes"] if n["name"] == "node2")
+        assert peer["state"] == "online"
+        assert peer["rings"] == {"admin": "down", "backbone": "up"}
+        time.sleep(1.5)  # well past the token timeout: still no fencing
+        assert cell.state_of("node1", "node2") == "online"
+        assert fence_starts(node_events(cell.control, "node1")) == []
+        assert fence_starts(node_events(cell.control, "node2")) == []
+        cell.faults.heal("node2", "admin")
+        wait_for(lambda: (s := cell.status("node1")) and not s["redundancy_degraded"], 10,
+                 "redundancy to come back")
+
+
+def test_all_rings_cut_exactly_one_is_fenced(tmp_path: Path) -> None:
+    """Both nodes can still reach the BMCs; fencing node1 is delayed, so node2 goes,
+    even though it is node1's cables that were pulled."""
+    with running_cell(tmp_path, "race", fencing=True, bmc_net=True) as cell:
+        cell.cut_rings("node1")
+        cell.wait_state("node1", "node2", {"fenced"})
+        time.sleep(3)  # longer than node1's fence delay: node2 never got to shoot
+        assert cell.power("node2") == "off"
+        assert cell.power("node1") == "on"
+        assert not any(e["kind"] == "fence_done" for e in cell.events_file("node2"))
+
+
+def test_node_without_bmc_access_loses_the_race(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "nobmc", fencing=True, bmc_net=True) as cell:
+        cell.faults.cut("node1", "bmc")
+        cell.cut_rings("node1")
+        cell.wait_state("node2", "node1", {"fenced"}, timeout=30)
+        assert cell.power("node1") == "off"
+        assert cell.power("node2") == "on"
+        # node1 tried first (no delay against node2) but could not reach any BMC.
+        assert fence_starts(cell.events_file("node1")) == ["node2"]
+        assert not any(e["kind"] == "fence_done" for e in cell.events_file("node1"))
+
+
+def test_bmc_network_down_for_both_fences_nobody(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "bmcdown", fencing=True, bmc_net=True) as cell:
+        cell.faults.cut("node1", "bmc")
+        cell.faults.cut("node2", "bmc")
+        cell.cut_rings("node1")
+        wait_for(lambda: any(e["kind"] == "fence_failed" for e in cell.events_file("node2")),
+                 30, "node2's fencing of node1 to fail")
+        wait_for(lambda: any(e["kind"] == "fence_failed" for e in cell.events_file("node1")),
+                 30, "node1's fencing of node2 to fail")
+        assert cell.power("node1") == "on" and cell.power("node2") == "on"
+        assert cell.state_of("node1", "node2") in {"unclean", "fencing"}
+        assert cell.state_of("node2", "node1") in {"unclean", "fencing"}
+
+
+def test_rebooted_node_rejoins_without_fencing(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "reboot", fencing=True) as cell:
+        cell.control.crash("node2")
+        cell.wait_state("node1", "node2", {"fenced"})
+        before = len(fence_starts(node_events(cell.control, "node1")))
+        bmc = cell.control.config.node("node2").bmc
+        assert bmc is not None
+        on = subprocess.run(cell.control.exec_argv("client", [
+            "ipmitool", "-I", "lanplus", "-H", bmc.address, "-U", "admin", "-P",
+            "lab-pass-2", "chassis", "power", "on"]), capture_output=True, text=True,
+            timeout=30)
+        assert on.returncode == 0, on.stderr
+        cell.wait_state("node1", "node2", {"online"})
+        wait_for(lambda: (s := cell.status("node2")) and s["quorate"], 20,
+                 "node2 to be quorate after seeing node1")
+        time.sleep(1.0)
+        assert len(fence_starts(node_events(cell.control, "node1"))) == before
+        assert fence_starts(node_events(cell.control, "node2")) == []
+        assert cell.power("node1") == "on"
+
+
+def test_operator_fence_and_history(tmp_path: Path) -> None:
+    from labkit import tandem_in
+
+    with running_cell(tmp_path, "opfence", fencing=True) as cell:
+        done = tandem_in(cell.control, "node1", "fence", "node2", "--json")
+        assert done.returncode == 0, done.stderr
+        assert cell.power("node2") == "off"
+        history = tandem_in(cell.control, "node1", "fence", "history", "--json")
+        assert '"outcome": "ok"' in history.stdout
+        refused = tandem_in(cell.control, "node1", "fence", "node1")
+        assert refused.returncode == 1 and "refusing" in refused.stderr
+        unknown = tandem_in(cell.control, "node1", "fence", "nodeX")
+        assert unknown.returncode == 1 and "unknown node" in unknown.stderr
+
+
+def test_clean_stop_is_not_fenced_and_reload(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from tandem.lab.names import LabNames
+
+    with running_cell(tmp_path, "stop", fencing=True) as cell:
+        daemon = cell.control.power("node2").daemon_pid
+        os.kill(daemon, signal.SIGTERM)
+        cell.wait_state("node1", "node2", {"offline"})
+        time.sleep(1.5)
+        assert cell.state_of("node1", "node2") == "offline"
+        assert fence_starts(node_events(cell.control, "node1")) == []
+        assert cell.power("node2") == "on"
+        assert any(e["kind"] == "daemon_stop" for e in cell.events_file("node2"))
+        cell.control.start_daemon("node2")
+        cell.wait_state("node1", "node2", {"online"})
+        # SIGHUP: a new version of the same cell is adopted, a broken file is refused.
+        path = LabNames(cell.record.name).node_root("node1") / "etc/tandem/cluster.toml"
+        text = path.read_text()
+        path.write_text(text.replace('key_file = "/etc/tandem/cluster.key"',
+                                     'key_file = "/etc/tandem/cluster.key"\n'
+                                     'config_version = 2'))
+        node1 = cell.control.power("node1").daemon_pid
+        os.kill(node1, signal.SIGHUP)
+        wait_for(lambda: (s := cell.status("node1")) and s["config_version"] == 2, 10,
+                 "node1 to load version 2")
+        path.write_text("this is [not toml")
+        os.kill(node1, signal.SIGHUP)
+        time.sleep(0.5)
+        status = cell.status("node1")
+        assert status is not None and status["config_version"] == 2
+        assert cell.state_of("node1", "node2") == "online"
+        path.write_text(text)

@@ -1,0 +1,85 @@
+"""Node states over time: a table of observations and the states they lead to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tandem.membership.ledger import Ledger, NodeState
+
+S = NodeState
+Step = Callable[[Ledger], object]
+
+
+def heard(inc: int) -> Step:
+    return lambda ledger: ledger.observe(2, True, inc, 1.0)
+
+
+def silent() -> Step:
+    return lambda ledger: ledger.observe(2, False, None, 2.0)
+
+
+def fencing() -> Step:
+    return lambda ledger: ledger.fencing_started(2, 3.0)
+
+
+def fenced() -> Step:
+    return lambda ledger: ledger.fence_succeeded(2, 4.0)
+
+
+def failed() -> Step:
+    return lambda ledger: ledger.fence_failed(2, 4.0, 5.0, "unreachable")
+
+
+def left() -> Step:
+    return lambda ledger: ledger.left(2, 5.0)
+
+
+def peer_fenced(inc: int) -> Step:
+    return lambda ledger: ledger.adopt_fence(2, inc, 9.0, 6.0)
+
+
+CASES = [
+    ("never heard", [], S.UNKNOWN),
+    ("joins", [heard(10)], S.ONLINE),
+    ("goes silent", [heard(10), silent()], S.LOST),
+    ("unknown stays unknown when silent", [silent()], S.UNKNOWN),
+    ("fencing", [heard(10), silent(), fencing()], S.FENCING),
+    ("fenced", [heard(10), silent(), fencing(), fenced()], S.FENCED),
+    ("fence failed", [heard(10), silent(), fencing(), failed()], S.UNCLEAN),
+    ("stalled node heard again stays suspect", [heard(10), silent(), heard(10)], S.LOST),
+    ("unclean heard again stays unclean",
+     [heard(10), silent(), fencing(), failed(), heard(10)], S.UNCLEAN),
+    ("restarted node is online again", [heard(10), silent(), heard(11)], S.ONLINE),
+    ("fenced then rebooted", [heard(10), silent(), fencing(), fenced(), heard(11)], S.ONLINE),
+    ("heard after fence without restart: the device lied",
+     [heard(10), silent(), fencing(), fenced(), heard(10)], S.UNCLEAN),
+    ("clean leave", [heard(10), left()], S.OFFLINE),
+    ("back after a clean leave", [heard(10), left(), heard(11)], S.ONLINE),
+    ("late heartbeats after a leave", [heard(10), left(), heard(10)], S.OFFLINE),
+    ("peer's fence report adopted", [heard(10), silent(), peer_fenced(10)], S.FENCED),
+    ("stale fence report of an older life ignored",
+     [heard(10), silent(), heard(11), silent(), peer_fenced(10)], S.LOST),
+    ("fence report ignored for an online node", [heard(10), peer_fenced(10)], S.ONLINE),
+]
+
+
+@pytest.mark.parametrize(("what", "steps", "final"), CASES, ids=[c[0] for c in CASES])
+def test_ledger(what: str, steps: list[Step], final: NodeState) -> None:
+    ledger = Ledger.create(1, [1, 2], 0.0, local_incarnation=5)
+    for step in steps:
+        step(ledger)
+    assert ledger.state(2) == final
+    assert ledger.state(1) == S.ONLINE
+
+
+def test_transitions_carry_times_and_notes() -> None:
+    ledger = Ledger.create(1, [1, 2], 0.0, local_incarnation=5)
+    assert [(t.old, t.new) for t in ledger.observe(2, True, 10, 1.0)] == [(S.UNKNOWN, S.ONLINE)]
+    lost = ledger.observe(2, False, None, 2.5)
+    assert len(lost) == 1 and lost[0].at == 2.5 and "token" in lost[0].note
+    assert ledger.observe(2, False, None, 3.0) == []  # no repeated transitions
+    ledger.fencing_started(2, 3.0)
+    ledger.fence_succeeded(2, 3.2)
+    assert ledger.fenced_records() == {2: (10, 3.2)}

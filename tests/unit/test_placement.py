@@ -1,0 +1,230 @@
+"""The coordinator's placement decisions, case by case (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tandem.config.model import (
+    ClusterConfig,
+    DomainDef,
+    NetworkDef,
+    NodeDef,
+    ResourceDef,
+    ServiceDef,
+)
+from tandem.manager.display import show_service
+from tandem.manager.model import Assignment, Intent, LocalState, NodeReport, ServiceReport
+from tandem.manager.placement import ServiceView, decide_services
+from tandem.membership.ledger import NodeState
+
+S = NodeState
+L = LocalState
+NOW = 1000.0
+
+
+def service(**kw: object) -> ServiceDef:
+    base = ServiceDef(name="web", resources=(ResourceDef("r", "dummy"),),
+                      domain=DomainDef(nodes=(("n1", 1), ("n2", 2)), restricted=True))
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def config(*services: ServiceDef, nodes: int = 3) -> ClusterConfig:
+    return ClusterConfig(name="c", key_file="/k", networks=(NetworkDef("a", 0),),
+                         nodes=tuple(NodeDef(f"n{i}", i) for i in range(1, nodes + 1)),
+                         services=services or (service(),))
+
+
+def reports(**by_node: LocalState | tuple[LocalState, int] | None) -> dict[int, NodeReport]:
+    """reports(n1=L.STARTED, n2=(L.FAILED, 3)) -> NodeReport per node id."""
+    found = {}
+    for name, value in by_node.items():
+        node = int(name[1:])
+        if value is None:
+            found[node] = NodeReport(probed=False)
+            continue
+        state, gen = value if isinstance(value, tuple) else (value, 1)
+        found[node] = NodeReport(True, {"web": ServiceReport(state, gen)})
+    return found
+
+
+def view(states: dict[int, NodeState], node_reports: dict[int, NodeReport], *,
+         placement: Assignment | None = None, intent: Intent | None = None,
+         restarts: tuple[float, ...] = (), online_since: float = 0.0) -> ServiceView:
+    members = frozenset(n for n, s in states.items() if s == S.ONLINE)
+    if restarts:
+        node_reports = {n: NodeReport(r.probed, {k: replace(v, restarts=restarts)
+                                                 for k, v in r.services.items()})
+                        for n, r in node_reports.items()}
+    return ServiceView(local_id=1, now=NOW, members=members,
+                       node_ids={f"n{i}": i for i in states}, node_states=states,
+                       online_since=dict.fromkeys(states, online_since),
+                       fenceable=frozenset(states), reports=node_reports,
+                       intents={"web": intent} if intent else {},
+                       placement={"web": placement} if placement else {})
+
+
+ALL_UP = {1: S.ONLINE, 2: S.ONLINE, 3: S.ONLINE}
+
+
+def decide(v: ServiceView, cfg: ClusterConfig | None = None) -> tuple[Assignment, list[int],
+                                                                       str]:
+    decision = decide_services(cfg or config(), v)
+    return (decision.placement["web"], [f.node_id for f in decision.fences],
+            decision.notes.get("web", ""))
+
+
+def test_fresh_cell_starts_on_most_preferred() -> None:
+    a, fences, _ = decide(view(ALL_UP, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert (a.node, fences) == (1, []) and a.gen > 1  # above every generation reported
+
+
+def test_unprobed_member_blocks_start() -> None:
+    a, _, note = decide(view(ALL_UP, reports(n1=L.STOPPED, n2=L.STOPPED, n3=None)))
+    assert a.node == 0 and "n3" in note
+
+
+def test_lost_owner_blocks_until_fenced() -> None:
+    states = {1: S.LOST, 2: S.ONLINE, 3: S.ONLINE}
+    placed = Assignment(node=1, gen=4)
+    rep = reports(n1=(L.STARTED, 4), n2=L.STOPPED, n3=L.STOPPED)
+    a, _, note = decide(view(states, rep, placement=placed))
+    assert a == placed and "fenced" in note
+    states[1] = S.FENCING
+    assert decide(view(states, rep, placement=placed))[0] == placed
+    states[1] = S.FENCED
+    moved, _, _ = decide(view(states, rep, placement=placed))
+    assert moved.node == 2 and moved.gen > placed.gen  # fenced: moves in the same round
+
+
+def test_lost_node_that_never_had_it_does_not_block() -> None:
+    states = {1: S.ONLINE, 2: S.ONLINE, 3: S.LOST}
+    a, _, _ = decide(view(states, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert a.node == 1
+
+
+def test_unclean_node_that_had_it_blocks_forever() -> None:
+    states = {1: S.UNCLEAN, 2: S.ONLINE, 3: S.ONLINE}
+    rep = reports(n1=(L.STARTED, 2), n2=L.STOPPED, n3=L.STOPPED)
+    a, _, _ = decide(view(states, rep, placement=Assignment(node=1, gen=2)))
+    assert a.node == 1  # still assigned to the unclean node: nothing moves
+
+
+def test_failed_stop_fences_and_never_starts_elsewhere() -> None:
+    rep = reports(n1=(L.STOP_FAILED, 2), n2=L.STOPPED, n3=L.STOPPED)
+    a, fences, note = decide(view(ALL_UP, rep, placement=Assignment(node=1, gen=2)))
+    assert fences == [1] and a.node == 0 and note.startswith("blocked")
+    again, fences, _ = decide(view(ALL_UP, rep, placement=a))
+    assert again.node == 0 and fences == [1]
+
+
+def test_monitor_failure_restarts_in_place_then_relocates() -> None:
+    cfg = config(service(max_restarts=2, restart_window_s=60))
+    rep = reports(n1=(L.FAILED, 3), n2=L.STOPPED, n3=L.STOPPED)
+    placed = Assignment(node=1, gen=3)
+    a, _, note = decide(view(ALL_UP, rep, placement=placed, restarts=(NOW - 10,)), cfg)
+    assert (a.node, a.gen) == (1, 4) and "restarting" in note
+    a, _, note = decide(view(ALL_UP, rep, placement=placed,
+                             restarts=(NOW - 10, NOW - 5)), cfg)
+    assert a.node == 2 and 1 in a.avoid and "relocating" in note
+    old = decide(view(ALL_UP, rep, placement=placed, restarts=(NOW - 100, NOW - 90)), cfg)[0]
+    assert old.node == 1  # restarts outside the window do not count
+
+
+def test_recovery_relocate_and_disable() -> None:
+    rep = reports(n1=(L.FAILED, 3), n2=L.STOPPED, n3=L.STOPPED)
+    placed = Assignment(node=1, gen=3)
+    a, _, _ = decide(view(ALL_UP, rep, placement=placed), config(service(recovery="relocate")))
+    assert a.node == 2 and a.avoid == {1}
+    decision = decide_services(config(service(recovery="disable")),
+                               view(ALL_UP, rep, placement=placed))
+    assert decision.placement["web"].node == 0
+    assert decision.intents["web"].enabled is False
+
+
+def test_restricted_domain_never_uses_other_nodes() -> None:
+    states = {1: S.FENCED, 2: S.FENCED, 3: S.ONLINE}
+    a, _, note = decide(view(states, reports(n3=L.STOPPED)))
+    assert a.node == 0 and "no eligible" in note
+    loose = config(service(domain=DomainDef(nodes=(("n1", 1),), restricted=False)))
+    b, _, _ = decide(view(states, reports(n3=L.STOPPED)), loose)
+    assert b.node == 3
+
+
+@pytest.mark.parametrize(("failback", "delay", "since", "expected"), [
+    (False, 0.0, 0.0, 2),       # the preferred node is back: stay put
+    (True, 0.0, 0.0, 0),        # failback: stop on n2 (then start on n1)
+    (True, 30.0, NOW - 10, 2),  # failback delay not yet over
+    (True, 30.0, NOW - 60, 0),  # delay over
+])
+def test_failback(failback: bool, delay: float, since: float, expected: int) -> None:
+    svc = service(domain=DomainDef(nodes=(("n1", 1), ("n2", 2)), restricted=True,
+                                   failback=failback, failback_delay_s=delay))
+    rep = reports(n1=L.STOPPED, n2=(L.STARTED, 5), n3=L.STOPPED)
+    a, _, _ = decide(view(ALL_UP, rep, placement=Assignment(node=2, gen=5),
+                          online_since=since), config(svc))
+    assert a.node == expected
+    if expected == 0:
+        assert a.next == 1
+
+
+def test_operator_requests() -> None:
+    rep = reports(n1=(L.STARTED, 5), n2=L.STOPPED, n3=L.STOPPED)
+    placed = Assignment(node=1, gen=5)
+    off, _, _ = decide(view(ALL_UP, rep, placement=placed, intent=Intent(1, 1, enabled=False)))
+    assert off.node == 0
+    moving, _, _ = decide(view(ALL_UP, rep, placement=placed, intent=Intent(1, 1, target="n2")))
+    assert (moving.node, moving.next) == (0, 2)
+    rep_stopped = reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)
+    there, _, _ = decide(view(ALL_UP, rep_stopped, placement=moving,
+                              intent=Intent(1, 1, target="n2")))
+    assert there.node == 2
+    restart, _, _ = decide(view(ALL_UP, rep, placement=placed, intent=Intent(1, 1, restart=1)))
+    assert (restart.node, restart.gen) == (1, 6)
+    same, _, _ = decide(view(ALL_UP, rep, placement=restart, intent=Intent(1, 1, restart=1)))
+    assert same == restart  # an intent is carried out once
+    frozen, _, note = decide(view({1: S.FENCED, 2: S.ONLINE, 3: S.ONLINE}, rep,
+                                  placement=placed, intent=Intent(1, 1, frozen=True)))
+    assert frozen == placed and "frozen" in note
+
+
+def test_a_member_running_it_unassigned_blocks_until_it_stopped() -> None:
+    rep = reports(n1=L.STOPPED, n2=(L.STOPPING, 2), n3=L.STOPPED)
+    a, _, note = decide(view(ALL_UP, rep, placement=Assignment(node=0, gen=3)))
+    assert a.node == 0 and "n2" in note
+
+
+@pytest.mark.parametrize(("local", "assigned", "intent", "note", "expected"), [
+    (L.STARTED, 1, Intent(), "", ("started", 1)),
+    (L.STARTING, 1, Intent(), "", ("starting", 1)),
+    (L.STOP_FAILED, 1, Intent(), "blocked: x", ("failed", 1)),
+    (L.FAILED, 1, Intent(), "", ("recovering", 1)),
+    (L.STOPPED, 0, Intent(enabled=False), "", ("disabled", None)),
+    (L.STARTED, 0, Intent(enabled=False), "", ("stopping", 1)),
+    (L.STARTED, 1, Intent(frozen=True), "", ("frozen", 1)),
+    (L.STOPPED, 0, Intent(), "waiting for n1", ("recovering", None)),
+    (L.STOPPED, 0, Intent(), "no eligible node is online", ("stopped", None)),
+])
+def test_display(local: LocalState, assigned: int, intent: Intent, note: str,
+                 expected: tuple[str, int | None]) -> None:
+    shown = show_service(service(), intent, Assignment(node=assigned, gen=1),
+                         reports(n1=local, n2=L.STOPPED), note)
+    assert (shown.state, shown.owner) == expected
+
+
+def test_new_coordinator_adopts_what_runs() -> None:
+    """A coordinator that just started knows no placement: it adopts the running owner
+    with its generation (no restart, no move), even if failback would prefer another."""
+    rep = reports(n1=L.STOPPED, n2=(L.STARTED, 7), n3=L.STOPPED)
+    a, _, _ = decide(view(ALL_UP, rep))
+    assert (a.node, a.gen) == (2, 7)
+    stale = Assignment(node=2, gen=3)  # lagging placement: catch up, do not restart
+    b, _, _ = decide(view(ALL_UP, rep, placement=stale))
+    assert (b.node, b.gen) == (2, 7)
+
+
+def test_new_assignments_outrun_old_generations() -> None:
+    rep = reports(n1=L.STOPPED, n2=(L.STOPPED, 9), n3=L.STOPPED)
+    a, _, _ = decide(view(ALL_UP, rep))
+    assert a.node == 1 and a.gen == 10
