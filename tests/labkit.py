@@ -74,7 +74,7 @@ def cell_config(name: str, *, nodes: int = 2, rings: int = 2, bmc: bool = True,
     level per node (fencing node1 is delayed: it wins fence races)."""
     head = [f'[cluster]\nname = "{name}"\nkey_file = "/etc/tandem/cluster.key"\n'
             f"{cluster_extra}",
-            "[timing]\nheartbeat_ms = 100\ntoken_ms = 600\n",
+            "[timing]\nheartbeat_ms = 100\ntoken_ms = 600\nfence_check_s = 2\n",
             "[networks.admin]\nring = 0\n"]
     if rings > 1:
         head.append("[networks.backbone]\nring = 1\n")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from enginekit import fence_starts, running_cell
 
+from enginekit import fence_starts, running_cell
 from labkit import node_events, wait_for
 
 pytestmark = pytest.mark.lab
@@ -157,3 +157,20 @@ def test_clean_stop_is_not_fenced_and_reload(tmp_path: Path) -> None:
         assert status is not None and status["config_version"] == 2
         assert cell.state_of("node1", "node2") == "online"
         path.write_text(text)
+
+
+def test_fence_device_that_stops_answering_shows_failed(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "devchk", fencing=True) as cell:
+        def device_state() -> str | None:
+            status = cell.status("node1")
+            devices = status["fence_devices"] if status else []
+            return devices[0]["state"] if devices else None
+
+        wait_for(lambda: device_state() == "ok", 15, "node1 to check node2's BMC")
+        cell.faults.cut("node2", None, bmc=True)
+        wait_for(lambda: device_state() == "failed", 20, "the check to notice the dead BMC")
+        assert any(e["kind"] == "fence_device_failed" for e in node_events(cell.control,
+                                                                           "node1"))
+        assert cell.state_of("node1", "node2") == "online"  # a check never fences
+        cell.faults.heal("node2", None, bmc=True)
+        wait_for(lambda: device_state() == "ok", 20, "the device to be back")

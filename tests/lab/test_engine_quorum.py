@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from enginekit import fence_starts, running_cell
 
+from enginekit import fence_starts, running_cell
 from labkit import node_events, tandem_in, wait_for
 from tandem.lab.names import LabNames
 from tandem.lab.nodes import NodeControl

@@ -76,6 +76,10 @@ def render_status(status: dict[str, Any]) -> None:
                 row["note"] or ""] for row in status["services"]])
     if status["fencing"]:
         print(f"Fencing in progress: {', '.join(status['fencing'])}")
+    for device in status.get("fence_devices", []):
+        if device["state"] == "failed":
+            print(f"FENCE DEVICE FAILED: {device['device']} (level {device['level']}) for "
+                  f"{device['node']}: {device['detail']}")
     if status["manual_fence_pending"]:
         print("Waiting for an operator: tandem fence ack "
               + " | ".join(status["manual_fence_pending"]))

@@ -91,14 +91,16 @@ def _read_cluster(top: Section, file: str) -> ClusterConfig:
 def _read_timing(sec: Section | None) -> TimingDef:
     if sec is None:
         return TimingDef()
-    sec.only("heartbeat_ms", "token_ms")
+    sec.only("heartbeat_ms", "token_ms", "fence_check_s")
     default = TimingDef()
     heartbeat = sec.integer("heartbeat_ms", default.heartbeat_ms, minimum=10, maximum=10_000)
     token = sec.integer("token_ms", default.token_ms, minimum=50, maximum=120_000)
     if token < 2 * heartbeat:
         raise sec.fail("token_ms", f"must be at least twice heartbeat_ms ({heartbeat}), "
                                    f"got {token}")
-    return TimingDef(heartbeat_ms=heartbeat, token_ms=token)
+    return TimingDef(heartbeat_ms=heartbeat, token_ms=token,
+                     fence_check_s=sec.number("fence_check_s", default.fence_check_s,
+                                              minimum=1.0))
 
 
 def _read_networks(sec: Section | None) -> tuple[NetworkDef, ...]:

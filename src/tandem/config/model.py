@@ -103,6 +103,7 @@ class TimingDef:
 
     heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
     token_ms: int = DEFAULT_TOKEN_MS
+    fence_check_s: float = 30.0
 
 
 @dataclass(frozen=True)

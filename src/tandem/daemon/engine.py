@@ -19,6 +19,7 @@ from typing import Any
 
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
+from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
 from tandem.daemon.svcsync import Membership, ServiceSync
 from tandem.daemon.sync import decode_state, encode_state
@@ -100,6 +101,8 @@ class Engine:
                              self.paths.state_dir / "fence-history.json", self._transitions)
         self.svc = ServiceSync(config, self.local.id, self.paths.state_dir, self.events,
                                self._state_changed)
+        self.fence_checks = FenceDeviceChecker(config, self.local.name, self.events,
+                                               config.timing.fence_check_s)
         self.wake = asyncio.Event()
         self._state_pending = False
         self._last_state_sent = 0.0
@@ -135,8 +138,9 @@ class Engine:
             config_version=self.config.config_version,
             hears=lambda: self.view.alive if self.view else (), extra=self._heartbeat_extra)
         self.heartbeat.start()
-        self._probe = asyncio.get_running_loop().create_task(self.svc.local.probe(),
-                                                             name="probe")
+        loop = asyncio.get_running_loop()
+        self._probe = loop.create_task(self.svc.local.probe(), name="probe")
+        self._checks = loop.create_task(self.fence_checks.run(), name="fence-checks")
         self.events.add("daemon_start", node=self.local.name,
                         detail=f"incarnation {self.incarnation}, config version "
                                f"{self.config.config_version}")
@@ -161,6 +165,7 @@ class Engine:
     async def close(self) -> None:
         """Announce a clean departure, stop fencing and heartbeats, close the rings."""
         self.stopping = True
+        self._checks.cancel()
         self.fencer.cancel_all()
         await self.svc.local.stop_all("tandemd stopping")
         self._send_state()
@@ -392,6 +397,7 @@ class Engine:
                              "push`) to apply them")
         self.config = config
         self.fencer.config = config
+        self.fence_checks.config = config
         self.detector.token_s = config.timing.token_ms / 1000.0
         if self.heartbeat is not None:
             self.heartbeat.interval_s = config.timing.heartbeat_ms / 1000.0

@@ -54,6 +54,7 @@ def engine_status(engine: Engine) -> dict[str, Any]:
                   for r in engine.config.rings],
         "redundancy_degraded": bool(view and view.redundancy_degraded),
         "fencing": sorted(engine.ids[n] for n in engine.fencer.running),
+        "fence_devices": engine.fence_checks.status(),
         "manual_fence_pending": list(engine.fencer.acks.pending()),
         "transport": engine.rings.stats() if engine.rings else {},
         "heartbeat": _heartbeat_stats(engine),
