@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Literal
 
-ParamType = Literal["string", "integer", "float", "boolean", "list"]
+ParamType = Literal["string", "integer", "float", "boolean", "list", "table"]
 
 
 class OcfCode(IntEnum):
@@ -100,7 +100,7 @@ class ParamError(ValueError):
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "float": (int, float), "boolean": (bool,),
-    "list": (list,),
+    "list": (list,), "table": (dict,),
 }
 
 
