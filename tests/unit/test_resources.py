@@ -61,7 +61,7 @@ def test_bad_parameters_are_refused(name: str, params: dict[str, object], messag
 
 
 def test_unknown_agent_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="known: .*dummy"):
+    with pytest.raises(KeyError, match=r"known: .*dummy"):
         get_agent("nope")
 
 
