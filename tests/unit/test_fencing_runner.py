@@ -155,7 +155,8 @@ def test_level_delay_is_applied_once_before_the_level(caplog: pytest.LogCaptureF
     start = time.monotonic()
     result = run(node, config, {"a": device, "b": ScriptedDevice("b", calls)}, retries=2)
     assert result.level == 1
-    assert calls[0][2] - start >= 0.3  # the level's own delay, not the device's 5 s
+    first_off = next(t for _, action, t in calls if action == "off")
+    assert first_off - start >= 0.3  # the level's own delay, not the device's 5 s
     waits = [r.getMessage() for r in caplog.records if "waits" in r.getMessage()]
     assert waits == ["fencing node2: level 1 waits 300 ms first"]
 
@@ -166,7 +167,8 @@ def test_device_delay_is_used_when_the_level_sets_none(caplog: pytest.LogCapture
     caplog.set_level(logging.INFO, logger="tandem.fencing.runner")
     start = time.monotonic()
     run(node, config, {"a": ScriptedDevice("a", calls), "b": ScriptedDevice("b", calls)})
-    assert calls[0][2] - start >= 0.25
+    first_off = next(t for _, action, t in calls if action == "off")
+    assert first_off - start >= 0.25
     waits = [r.getMessage() for r in caplog.records if "waits" in r.getMessage()]
     assert waits == ["fencing node2: level 1 waits 250 ms first"]
 
@@ -241,3 +243,18 @@ def test_bad_arguments_are_refused() -> None:
     node, config = cell((FenceLevel(("a",)),))
     with pytest.raises(ValueError):
         asyncio.run(fence_node(node, config, FenceHistory(), ManualAcks(), retries=-1))
+
+
+def test_no_delay_when_the_target_already_reads_off(caplog: pytest.LogCaptureFixture) -> None:
+    """A node whose power is already off (it lost power) cannot be racing to fence us:
+    the race-settling delay is skipped, and the fence still ends verified."""
+    calls: list[tuple[str, str, float]] = []
+    node, config = cell((FenceLevel(("a",), delay_ms=3000),))
+    device = ScriptedDevice("a", calls)
+    device.powered = False
+    caplog.set_level(logging.INFO, logger="tandem.fencing.runner")
+    start = time.monotonic()
+    result = run(node, config, {"a": device})
+    assert result.success and time.monotonic() - start < 1.0
+    assert [action for _, action, _ in calls] == ["status", "off", "status"]
+    assert any("no race, no delay" in r.getMessage() for r in caplog.records)

@@ -146,3 +146,13 @@ def test_single_node_cell() -> None:
     view = FailureDetector(1, [], [0], TOKEN).evaluate(100.0)
     assert view.members == frozenset({1})
     assert dict(view.rings) == {0: UNK}
+
+
+def test_next_expiry_is_when_the_freshest_silence_runs_out() -> None:
+    detector = FailureDetector(1, [2, 3], [0, 1], 1.0)
+    assert detector.next_expiry(0.0) is None
+    detector.heard(2, 0, 10.0, frozenset({1}))
+    detector.heard(3, 1, 10.4, frozenset({1}))
+    assert detector.next_expiry(10.5) == pytest.approx(11.0)
+    assert detector.next_expiry(11.2) == pytest.approx(11.4)
+    assert detector.next_expiry(12.0) is None

@@ -157,7 +157,11 @@ class Engine:
             except Exception:  # keep heartbeating whatever a decision bug does
                 log.exception("tick failed")
             waker = loop.create_task(self.wake.wait())
-            await asyncio.wait({stopper, waker}, timeout=period,
+            now = time.monotonic()
+            expiry = self.detector.next_expiry(now)
+            # Look again when a peer would go stale, so a loss is seen when it happens.
+            timeout = period if expiry is None else min(period, max(expiry - now, 0.0) + 0.001)
+            await asyncio.wait({stopper, waker}, timeout=timeout,
                                return_when=asyncio.FIRST_COMPLETED)
             waker.cancel()
         await self.close()

@@ -138,13 +138,28 @@ class _Fencer:
 
     async def _level(self, index: int, level: FenceLevel) -> bool:
         delay_ms = self._delay_ms(level)
-        if delay_ms > 0:
+        if delay_ms > 0 and await self._reads_off(level):
+            log.info("fencing %s: its power already reads off: no race, no delay",
+                     self.node.name)
+        elif delay_ms > 0:
             log.info("fencing %s: level %d waits %d ms first", self.node.name, index, delay_ms)
             await asyncio.sleep(delay_ms / 1000.0)
         for name in level.devices:
             if not await self._with_device(index, name):
                 return False
         return True
+
+    async def _reads_off(self, level: FenceLevel) -> bool:
+        """Is the target already powered off? Then it cannot be racing to fence us, and
+        the delay that settles fence races would only slow the failover down."""
+        try:
+            device, target, timeout_s = self._prepare(level.devices[0])
+            if self.config.fence_device(level.devices[0]).type == "manual":
+                return False
+            state = await asyncio.wait_for(device.status(target), timeout_s)
+        except (FenceError, TimeoutError):
+            return False
+        return state is PowerState.OFF
 
     def _prepare(self, name: str) -> tuple[FenceDevice, FenceTarget, float]:
         try:

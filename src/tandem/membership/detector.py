@@ -142,6 +142,14 @@ class FailureDetector:
         rings = {ring: self._ring_state(ring, peers) for ring in self.ring_ids}
         return MembershipView(now=now, local_id=self.local_id, peers=peers, rings=rings)
 
+    def next_expiry(self, now: float) -> float | None:
+        """The earliest moment at which a peer or one of its rings that is fresh now
+        would go stale, so that the caller can look again exactly then."""
+        moments = [when + self.token_s for rec in self._records.values()
+                   for when in (rec.last_any, *rec.last_on_ring.values())
+                   if when is not None and self._fresh(when, now)]
+        return min(moments, default=None)
+
     def _fresh(self, when: float | None, now: float) -> bool:
         return when is not None and now - when <= self.token_s
 
