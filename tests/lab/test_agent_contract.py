@@ -1,165 +1,124 @@
-"""Contract tests of the resource agents, run for real inside a lab node with
-`tandem agent run`: exit codes, idempotent start and stop, and each agent's own cases."""
+"""The contract every agent keeps, checked for real inside a lab node through
+`tandem agent run`: stopped at first, idempotent start and stop, truthful status (a
+witness command in the node confirms it); an action that hangs past its timeout is
+killed with its whole process group; agent programs missing on the node."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import time
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_agent_kit import (
+    ERR_GENERIC,
+    ERR_INSTALLED,
+    NOT_RUNNING,
+    SUCCESS,
+    agent,
+    contract,
+    module_lab,
+    sh,
+    uid_of,
+)
 
-from labkit import cell_config, running_lab, unique_lab_name, wait_for
 from tandem.lab.nodes import NodeControl
+from tandem.resources.proctab import proc_stat
 
 pytestmark = pytest.mark.lab
 
-SUCCESS, NOT_RUNNING = 0, 7
-
-
-@pytest.fixture(scope="module")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
-    name = unique_lab_name("agents")
-    with running_lab(tmp_path_factory.mktemp("agents"), cell_config(name, bmc=False),
-                     name) as record:
-        yield NodeControl(record)
-
-
-def run(control: NodeControl, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(control.exec_argv(node, list(argv)), capture_output=True,
-                          text=True, timeout=90)
-
-
-def agent(control: NodeControl, node: str, name: str, action: str, *params: str,
-          resource: str = "res", timeout: float | None = None) -> dict[str, object]:
-    extra = ["--timeout", str(timeout)] if timeout else []
-    done = run(control, node, "tandem", "agent", "run", name, action, *params,
-               "--resource", resource, "--json", *extra)
-    assert done.stdout, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
-    assert result["code"] == done.returncode
-    return result
-
-
-def contract(control: NodeControl, node: str, name: str, *params: str,
-             resource: str = "res") -> None:
-    """status stopped, start twice, status running, stop twice, status stopped."""
-    def code(action: str) -> object:
-        return agent(control, node, name, action, *params, resource=resource)["code"]
-
-    assert code("status") == NOT_RUNNING
-    assert code("start") == SUCCESS
-    assert code("start") == SUCCESS  # idempotent
-    assert code("status") == SUCCESS
-    assert code("monitor") == SUCCESS
-    assert code("stop") == SUCCESS
-    assert code("stop") == SUCCESS  # idempotent
-    assert code("status") == NOT_RUNNING
-
-
-def test_dummy(control: NodeControl) -> None:
-    contract(control, "node1", "dummy")
-
-
-def neighbour_mac(control: NodeControl, address: str) -> str | None:
-    out = run(control, "client", "ip", "-j", "neigh", "show", address).stdout
-    entries = json.loads(out or "[]")
-    return entries[0].get("lladdr") if entries else None
-
-
-def mac_of(control: NodeControl, node: str) -> str:
-    return str(json.loads(run(control, node, "ip", "-j", "link", "show", "eth0").stdout)[0]
-               ["address"])
-
-
-def test_ip_moves_and_clients_follow(control: NodeControl) -> None:
-    vip = ("address=198.51.100.60/24", "interface=eth0")
-    contract(control, "node1", "ip", *vip)
-    assert agent(control, "node1", "ip", "start", *vip)["code"] == SUCCESS
-    assert run(control, "client", "ping", "-c", "1", "-W", "1", "198.51.100.60").returncode == 0
-    assert neighbour_mac(control, "198.51.100.60") == mac_of(control, "node1")
-    assert agent(control, "node1", "ip", "stop", *vip)["code"] == SUCCESS
-    assert agent(control, "node2", "ip", "start", *vip)["code"] == SUCCESS
-    # The client learns the new owner from the announcement alone (it sent nothing).
-    wait_for(lambda: neighbour_mac(control, "198.51.100.60") == mac_of(control, "node2"),
-             2.0, "the client's neighbour entry to follow the address", interval=0.01)
-    assert agent(control, "node2", "ip", "stop", *vip)["code"] == SUCCESS
-    bad = agent(control, "node1", "ip", "start", "address=198.51.100.60/24",
-                "interface=nosuch0")
-    assert bad["code"] == 6 and "no interface" in str(bad["message"])
-
-
-FS = ("device=/dev/tandem/shared", "mountpoint=/mnt/agentfs", "fstype=ext4")
-
-
-def test_fs_contract_and_busy_unmount(control: NodeControl) -> None:
-    contract(control, "node1", "fs", *FS)
-    assert agent(control, "node1", "fs", "start", *FS)["code"] == SUCCESS
-    assert run(control, "node1", "sh", "-c", "echo data > /mnt/agentfs/file").returncode == 0
-    # Busy: one process sits in the mount, another ignores SIGTERM; an unrelated one
-    # (cwd /) must survive the escalation.
-    run(control, "node1", "sh", "-c", "cd /mnt/agentfs && (sleep 300 >/dev/null 2>&1 &)")
-    run(control, "node1", "sh", "-c", "cd /mnt/agentfs && (sh -c \"trap '' TERM; "
-                                      "while true; do sleep 1; done\" >/dev/null 2>&1 &)")
-    run(control, "node1", "bash", "-c", "cd / && (exec -a unrelated-sleeper sleep 300 "
-                                        ">/dev/null 2>&1 &)")
-    assert run(control, "node1", "pgrep", "-f", "unrelated-sleeper").stdout.split()
-    stopped = agent(control, "node1", "fs", "stop", *FS, "term_wait_s=0.3")
-    assert stopped["code"] == SUCCESS and "round" in str(stopped["message"])
-    assert agent(control, "node1", "fs", "status", *FS)["code"] == NOT_RUNNING
-    survivors = run(control, "node1", "pgrep", "-f", "unrelated-sleeper").stdout.split()
-    assert survivors, "an unrelated process was killed"
-    run(control, "node1", "pkill", "-f", "unrelated-sleeper")
-    # The data is there for the next owner.
-    assert agent(control, "node2", "fs", "start", *FS)["code"] == SUCCESS
-    assert run(control, "node2", "cat", "/mnt/agentfs/file").stdout == "data\n"
-    twice = agent(control, "node2", "fs", "start", "device=/dev/tandem/shared",
-                  "mountpoint=/mnt/other", "fstype=ext4")
-    assert twice["code"] != SUCCESS and "already mounted" in str(twice["message"])
-    assert agent(control, "node2", "fs", "stop", *FS)["code"] == SUCCESS
-
-
+LSB_PATH = "/etc/HA/lsb-contract"  # inside node1's private /etc/HA
+# An LSB script that runs a real daemon (a sleep with a pid file in the node's private
+# /run/tandem); `start` hangs with a helper in the background while HANG exists.
 LSB = """#!/bin/sh
-STATE=/run/tandem/lsb-$2.state
+PIDFILE=/run/tandem/lsb-contract.pid
+running() { [ -e $PIDFILE ] && kill -0 "$(cat $PIDFILE)" 2>/dev/null; }
 case "$1" in
-  start) [ "$2" = slow ] && sleep 30; touch "$STATE" ;;
-  stop) rm -f "$STATE" ;;
-  status) [ -e "$STATE" ] && exit 0; exit 3 ;;
+  start)
+    if [ -e /run/tandem/HANG ]; then
+      sleep 600 & echo $! > /run/tandem/hang-helper.pid
+      echo $$ > /run/tandem/hang-script.pid
+      sleep 600
+    fi
+    running && exit 0
+    sleep 600 </dev/null >/dev/null 2>&1 & echo $! > $PIDFILE ;;
+  stop) running || exit 0; kill "$(cat $PIDFILE)"; rm -f $PIDFILE ;;
+  status) running && exit 0; [ -e $PIDFILE ] && exit 1; exit 3 ;;
   *) exit 3 ;;
 esac
 """
 
+MOUNTPOINT = f"/mnt/tandem-contract-{os.getpid()}"
+AGENTS = [
+    pytest.param("dummy", (), "test -e /run/tandem/dummy/res", id="dummy"),
+    pytest.param("ip", ("address=198.51.100.60/24", "interface=eth0"),
+                 "ip -o addr show dev eth0 | grep -q ' 198.51.100.60/24 '", id="ip4"),
+    pytest.param("ip", ("address=2001:db8:100::60/64", "interface=eth0"),
+                 "ip -o addr show dev eth0 | grep -q ' 2001:db8:100::60/64 '", id="ip6"),
+    pytest.param("fs", ("device=/dev/tandem/shared", f"mountpoint={MOUNTPOINT}",
+                        "fstype=ext4"),
+                 f"grep -q ' {MOUNTPOINT} ' /proc/self/mountinfo", id="fs"),
+    pytest.param("script", (f"path={LSB_PATH}",),
+                 "kill -0 $(cat /run/tandem/lsb-contract.pid)", id="script"),
+    pytest.param("ocf", ("type=Dummy", "params.state=/run/tandem/ocf-dummy.state"),
+                 "test -e /run/tandem/ocf-dummy.state", id="ocf-Dummy"),
+    pytest.param("ocf", ("type=IPaddr2", "params.ip=198.51.100.61",
+                         "params.cidr_netmask=24", "params.nic=eth0"),
+                 "ip -o addr show dev eth0 | grep -q ' 198.51.100.61/24 '", id="ocf-IPaddr2"),
+    pytest.param("process", ("command=sleep,600",),
+                 "pgrep -x sleep -s $(cut -d' ' -f3 /run/tandem/process/res.pid)",
+                 id="process"),
+]
 
-def test_lsb_script_and_timeout(control: NodeControl, tmp_path: Path) -> None:
-    script = Path("/etc/HA/lsb-test")  # written inside node1's private /etc/HA
-    run(control, "node1", "sh", "-c", f"cat > {script} <<'EOF'\n{LSB}EOF\nchmod +x {script}")
-    contract(control, "node1", "script", f"path={script}", "args=fast")
-    started = time.monotonic()
-    slow = agent(control, "node1", "script", "start", f"path={script}", "args=slow",
-                 timeout=1.0)
-    assert slow["code"] == 1 and "timed out" in str(slow["message"])
-    assert time.monotonic() - started < 20
-    leftovers = run(control, "node1", "pgrep", "-f", "sleep 30").stdout.split()
-    assert leftovers == [], "the timed-out script's process group survived"
+
+@pytest.fixture(scope="module")
+def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
+    try:
+        with module_lab(tmp_path_factory, "agcon") as control:
+            sh(control, "node1", f"cat > {LSB_PATH} <<'EOF'\n{LSB}EOF\nchmod +x {LSB_PATH}")
+            yield control
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(MOUNTPOINT).rmdir()
 
 
-def test_ocf_dummy_and_ipaddr2(control: NodeControl) -> None:
-    contract(control, "node1", "ocf", "type=Dummy",
-             'params={"state": "/run/tandem/ocf-dummy.state"}', resource="dummy1")
-    params = 'params={"ip": "198.51.100.61", "cidr_netmask": "24", "nic": "eth0"}'
-    contract(control, "node1", "ocf", "type=IPaddr2", params, resource="vip1")
-    missing = agent(control, "node1", "ocf", "status", "type=NoSuchAgent")
-    assert missing["code"] == 5
+@pytest.mark.parametrize(("name", "params", "witness"), AGENTS)
+def test_contract(control: NodeControl, name: str, params: tuple[str, ...],
+                  witness: str) -> None:
+    contract(control, "node1", name, *params, witness=witness)
 
 
-def test_process(control: NodeControl) -> None:
-    contract(control, "node1", "process", "command=sleep,300")
-    died = agent(control, "node1", "process", "start", "command=false", resource="dies")
-    assert died["code"] == 1 and "exited at once" in str(died["message"])
-    assert agent(control, "node1", "process", "start", "command=sleep,300",
-                 resource="killed")["code"] == SUCCESS
-    run(control, "node1", "pkill", "-f", "sleep 300")
-    assert agent(control, "node1", "process", "status", "command=sleep,300",
-                 resource="killed")["code"] == NOT_RUNNING
+def test_hung_action_is_killed_with_its_process_group(control: NodeControl) -> None:
+    sh(control, "node1", "touch /run/tandem/HANG")
+    try:
+        outcome = agent(control, "node1", "script", "start", f"path={LSB_PATH}", timeout=1)
+    finally:
+        sh(control, "node1", "rm -f /run/tandem/HANG")
+    assert outcome.code == ERR_GENERIC and "timed out after 1 s" in outcome.message
+    for name in ("hang-script", "hang-helper"):
+        stat = proc_stat(int(sh(control, "node1", f"cat /run/tandem/{name}.pid")))
+        assert stat is None or not stat.alive, f"{name} (pid {stat.pid}) survived the timeout"
+    assert agent(control, "node1", "script", "status", f"path={LSB_PATH}").code == NOT_RUNNING
+
+
+def test_programs_missing_on_the_node(control: NodeControl) -> None:
+    for name, params in (("ocf", ("type=NoSuchAgent",)),
+                         ("script", ("path=/etc/init.d/no-such-script",))):
+        assert agent(control, "node1", name, "status", *params).code == NOT_RUNNING
+        assert agent(control, "node1", name, "stop", *params).code == SUCCESS
+        assert agent(control, "node1", name, "start", *params).code == ERR_INSTALLED
+    missing = agent(control, "node1", "ip", "start", "address=198.51.100.62/24",
+                    "interface=nosuch0")
+    assert missing.code == ERR_INSTALLED and "no interface nosuch0" in missing.message
+
+
+def test_process_runs_as_another_user(control: NodeControl) -> None:
+    params = ("command=sleep,600", "user=nobody")
+    started = agent(control, "node1", "process", "start", *params, resource="asnobody")
+    assert started.code == SUCCESS, started.message
+    try:
+        assert uid_of(int(started.message.split()[-1])) == 65534
+    finally:
+        assert agent(control, "node1", "process", "stop", *params,
+                     resource="asnobody").code == SUCCESS

@@ -64,6 +64,30 @@ def test_wait_for_all_and_unblock(tmp_path: Path) -> None:
                  "node1 to be quorate once unblocked")
 
 
+CAPTURE = """
+import socket, struct, sys
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+sock.bind(("eth0", 0))
+sock.settimeout(5)
+for _ in range(200):
+    packet = sock.recv(65535)
+    header = (packet[0] & 0x0F) * 4
+    if packet[9] != 17 or socket.inet_ntoa(packet[12:16]) != sys.argv[1]:
+        continue
+    sport, dport = struct.unpack("!HH", packet[header:header + 4])
+    if dport == 5405:
+        print(packet[header + 8:].hex())
+        break
+"""
+
+
+def capture_heartbeat(control: NodeControl, node: str, source: str) -> bytes:
+    """A genuine cluster datagram from `source`, as it arrived at `node`."""
+    done = subprocess.run(control.exec_argv(node, [sys.executable, "-c", CAPTURE, source]),
+                          capture_output=True, text=True, timeout=30, check=True)
+    return bytes.fromhex(done.stdout.strip())
+
+
 SENDER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -93,7 +117,7 @@ def test_forged_and_replayed_packets_are_dropped(tmp_path: Path) -> None:
             return encode(Message(MsgType.HEARTBEAT, cluster, 2, 0, inc, seq, body), k)
 
         forged = frame(b"\x00" * 32, incarnation, 10**9)    # wrong key
-        replayed = frame(key, incarnation, 1)                 # an old sequence number
+        replayed = capture_heartbeat(cell.control, "node1", "198.51.100.12")  # seen already
         old_life = frame(key, incarnation - 1, 10**9)          # an older incarnation
         truncated = frame(key, incarnation, 10**9)[:20]
         oversized = b"\x00" * 65000
@@ -105,7 +129,7 @@ def test_forged_and_replayed_packets_are_dropped(tmp_path: Path) -> None:
         assert after is not None
         stats = after["transport"]["0"]
         assert stats["drop_bad_mac"] >= 5
-        assert stats["drop_too_old"] + stats["drop_duplicate"] >= 5
+        assert stats["drop_too_old"] + stats["drop_duplicate"] >= 5  # the replays
         assert stats["drop_old_incarnation"] >= 5
         assert stats["drop_truncated"] >= 5
         assert stats["drop_oversized"] + stats["drop_truncated"] >= 6

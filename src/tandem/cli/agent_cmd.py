@@ -1,20 +1,17 @@
-"""`tandem agent list | info NAME | run NAME ACTION key=value...`: what the resource
+"""`tandem agent list | info NAME | run NAME ACTION [KEY=VALUE...]`: what the resource
 agents take, and running one action by hand (as ocf-tester or crm_resource --force-*
-do), exiting with the OCF code."""
+do). `run` exits with the action's OCF code, so scripts and tests can rely on it."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from typing import Any
 
 from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, table
-from tandem.resources.base import ParamError, ParamSpec, ResourceAgent, timed
 from tandem.resources.registry import agent_names, get_agent
-
-ACTIONS = ("start", "stop", "status", "monitor", "validate")
+from tandem.resources.runner import ACTIONS, describe, run_once
 
 
 def register(sub: Sub) -> None:
@@ -28,32 +25,19 @@ def register(sub: Sub) -> None:
     info.add_argument("name")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
-    run = cmds.add_parser("run", help="run one action of an agent here and now")
+    run = cmds.add_parser(
+        "run", help="run one action of an agent here and now; exits with the OCF code",
+        description="Values follow the declared type: n=3, flag=yes, items=a,b or "
+                    "items='[\"a b\", \"c\"]', table.key=value or table='{\"key\": 1}'.")
     run.add_argument("name")
     run.add_argument("action", choices=ACTIONS)
     run.add_argument("params", nargs="*", metavar="KEY=VALUE")
-    run.add_argument("--resource", default="manual", help="resource name (default: manual)")
-    run.add_argument("--timeout", type=float, metavar="S", help="override the timeout")
+    run.add_argument("--resource", metavar="NAME",
+                     help="resource name (default: the agent's name)")
+    run.add_argument("--timeout", type=float, metavar="S",
+                     help="action timeout in seconds (default: the agent's)")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_run)
-
-
-def _agent(name: str) -> type[ResourceAgent]:
-    try:
-        return get_agent(name)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
-
-
-def describe(agent: type[ResourceAgent]) -> dict[str, Any]:
-    t = agent.timeouts
-    return {"name": agent.name, "summary": agent.summary,
-            "actions": list(ACTIONS),
-            "timeouts": {"start": t.start, "stop": t.stop, "status": t.status,
-                         "monitor": t.monitor},
-            "params": [{"name": p.name, "type": p.type, "required": p.required,
-                        "default": p.default, "description": p.description}
-                       for p in agent.params]}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -66,75 +50,39 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    data = describe(_agent(args.name))
+    try:
+        data = describe(get_agent(args.name))
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
     if args.json:
         print_json(data)
         return 0
     print(f"{data['name']}: {data['summary']}")
-    print("actions: " + ", ".join(data["actions"]) + "; timeouts (s): " +
-          ", ".join(f"{k} {v:g}" for k, v in data["timeouts"].items()))
+    print(f"actions: {', '.join(data['actions'])} (monitor: {data['monitor']})")
+    print("default timeouts: " + ", ".join(f"{k} {v:g} s" for k, v in data["timeouts"].items()))
     table(["parameter", "type", "required", "default", "description"],
-          [[p["name"], p["type"], "yes" if p["required"] else "no",
-            "" if p["default"] in (None, "", [], {}) else json.dumps(p["default"]),
-            p["description"]] for p in data["params"]])
+          [[p["name"], p["type"], "yes" if p["required"] else "no", _shown(p["default"]),
+            p["description"] + (f" (one of: {', '.join(p['choices'])})" if p["choices"]
+                                else "")]
+           for p in data["params"]])
     return 0
 
 
-def parse_value(spec: ParamSpec, text: str) -> Any:
-    """A command-line value converted to the parameter's declared type."""
-    try:
-        if spec.type == "integer":
-            return int(text)
-        if spec.type == "float":
-            return float(text)
-        if spec.type == "boolean":
-            lowered = text.lower()
-            if lowered not in ("true", "false", "yes", "no", "1", "0"):
-                raise ValueError(text)
-            return lowered in ("true", "yes", "1")
-        if spec.type == "list":
-            return [x for x in text.split(",") if x]
-        if spec.type == "table":
-            value = json.loads(text)
-            if not isinstance(value, dict):
-                raise ValueError(text)
-            return value
-    except ValueError:
-        raise UsageError(f"{spec.name}: expected {spec.type}, got {text!r}") from None
-    return text
-
-
-def parse_params(agent: type[ResourceAgent], words: list[str]) -> dict[str, Any]:
-    specs = {p.name: p for p in agent.params}
-    values: dict[str, Any] = {}
-    for word in words:
-        key, sep, text = word.partition("=")
-        if not sep:
-            raise UsageError(f"expected KEY=VALUE, got {word!r}")
-        if key not in specs:
-            raise UsageError(f"{agent.name} has no parameter {key!r} "
-                             f"(it takes: {', '.join(sorted(specs))})")
-        values[key] = parse_value(specs[key], text)
-    return values
+def _shown(value: Any) -> str:
+    return "" if value in (None, "", [], {}) else json.dumps(value)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    agent_class = _agent(args.name)
-    try:
-        agent = agent_class.create(args.resource, parse_params(agent_class, args.params))
-    except ParamError as exc:
-        print(f"tandem: {exc}")
-        return 2  # OCF_ERR_ARGS
-    if args.action == "validate":
-        print(f"{args.name}: parameters are valid")
-        return 0
-    result = asyncio.run(timed(args.action, agent, args.timeout))
+    resource = args.resource or args.name
+    result = run_once(args.name, args.action, args.params, resource=resource,
+                      timeout_s=args.timeout)
     if args.json:
-        print_json({"agent": args.name, "action": args.action, "code": int(result.code),
-                    "meaning": result.code.name, "message": result.message,
+        print_json({"agent": args.name, "resource": resource, "action": args.action,
+                    "code": int(result.code), "meaning": result.code.name,
+                    "message": result.message,
                     "duration_ms": round(result.duration_s * 1000, 1)})
     else:
-        print(f"{args.name} {args.action}: {result.code.name}"
+        print(f"{args.name} {args.action} {resource}: {result.code.name}"
               + (f" - {result.message}" if result.message else "")
               + f" ({result.duration_s * 1000:.0f} ms)")
     return int(result.code)

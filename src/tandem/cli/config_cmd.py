@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
 
+from tandem.cli.client import call
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json
 from tandem.config import load_config
@@ -17,6 +21,12 @@ def register(sub: Sub) -> None:
     check.add_argument("file")
     check.add_argument("--json", action="store_true")
     check.set_defaults(func=cmd_check)
+    push = cmds.add_parser("push", help="install a newer configuration on every member "
+                                        "(through the local daemon)")
+    push.add_argument("file")
+    push.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                      help="how long to wait for every member to run it")
+    push.set_defaults(func=cmd_push)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -35,3 +45,24 @@ def cmd_check(args: argparse.Namespace) -> int:
               f"rings {', '.join(n.name for n in config.rings)}, "
               f"version {config.config_version}")
     return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    config = load_config(args.file)  # refuse a bad file before anything is sent
+    answer = call("config_push", {"text": Path(args.file).read_text()})
+    version = answer["version"]
+    print(f"version {version} installed here; sent to "
+          f"{', '.join(answer['sent_to']) or 'no other member'}")
+    deadline = time.monotonic() + args.timeout
+    while True:
+        status = call("status")
+        behind = [n["name"] for n in status["nodes"]
+                  if n["state"] == "online" and (n["config_version"] or 0) < version]
+        if not behind:
+            print(f"every online member of {config.name} runs version {version}")
+            return 0
+        if time.monotonic() > deadline:
+            print(f"tandem: still on an older version after {args.timeout:g} s: "
+                  f"{', '.join(behind)} (see `tandem events` there)", file=sys.stderr)
+            return 1
+        time.sleep(0.2)

@@ -48,9 +48,13 @@ def handlers(engine: Engine) -> dict[str, Handler]:
         engine.service_request_made()
         return message
 
+    async def config_push(args: dict[str, Any]) -> Any:
+        return engine.push_config(str(args["text"]))
+
     async def ping(_: dict[str, Any]) -> Any:
         return {"node": engine.local.name, "incarnation": engine.incarnation,
                 "pid": os.getpid()}
 
     return {"status": status, "events": events, "fence": fence, "fence_ack": fence_ack,
-            "fence_history": fence_history, "unblock": unblock, "ping": ping, "svc": svc}
+            "fence_history": fence_history, "unblock": unblock, "ping": ping, "svc": svc,
+            "config_push": config_push}

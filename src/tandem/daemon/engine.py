@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tandem.config import ClusterConfig
+from tandem.config import ClusterConfig, ConfigError, parse_config
+from tandem.daemon.configpush import ConfigAssembler, config_chunks, install
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
@@ -43,7 +44,7 @@ from tandem.wire import (
 log = logging.getLogger("tandemd.engine")
 
 LEAVE_REPEATS = 3
-STATE_PERIOD_S = 0.5
+STATE_PERIOD_S = 1.0
 
 
 @dataclass
@@ -87,8 +88,10 @@ class Engine:
     """Membership, quorum and fencing of the local node."""
 
     def __init__(self, config: ClusterConfig, local_name: str, *, paths: Paths | None = None,
-                 unblocked: bool = False) -> None:
+                 unblocked: bool = False, config_path: Path | None = None) -> None:
         self.config = config
+        self.config_path = config_path
+        self.assembler = ConfigAssembler()
         self.paths = paths or Paths()
         self.local = config.node(local_name)
         self.ids = {n.id: n.name for n in config.nodes}
@@ -147,7 +150,9 @@ class Engine:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop` is set, then leave the cell cleanly."""
-        period = min(max(self.config.timing.heartbeat_ms / 3000.0, 0.02), 0.1)
+        # Between events (messages, state changes, a peer about to go stale) there is
+        # nothing to decide: a slow periodic tick is only a safety net.
+        period = min(max(self.config.timing.heartbeat_ms / 1000.0, 0.05), 0.5)
         loop = asyncio.get_running_loop()
         stopper = loop.create_task(stop.wait())
         while not stop.is_set():
@@ -205,7 +210,11 @@ class Engine:
         report = self.reports.setdefault(msg.sender, PeerReport())
         extra = body.extra
         report.config_version = body.config_version
-        report.members = frozenset(int(x) for x in extra.get("m", []) if isinstance(x, int))
+        members = frozenset(int(x) for x in extra.get("m", []) if isinstance(x, int))
+        if members != report.members or self.view is None \
+                or msg.sender not in self.view.members:
+            self.wake.set()  # a peer joining or a view changing: decide now
+        report.members = members
         report.quorate = bool(extra.get("q", False))
         fenced = extra.get("f", {})
         if isinstance(fenced, dict):
@@ -222,6 +231,8 @@ class Engine:
             if current is None or current == msg.incarnation:
                 self._transitions(self.ledger.left(msg.sender, time.monotonic()))
                 self.wake.set()
+        elif body.get("op") == "config":
+            self._on_config_chunk(msg.sender, body)
         elif body.get("op") == "fence" and isinstance(body.get("node"), int):
             target = body["node"]
             if (self.quorum.quorate and target != self.local.id and target in self.ids
@@ -395,11 +406,8 @@ class Engine:
         if shape(config) != shape(self.config):
             raise ValueError("nodes, networks, port, name or key file changed: restart "
                              "tandemd to apply this configuration")
-        if [s.name for s in config.services] != [s.name for s in self.config.services] or \
-                config.services != self.config.services:
-            raise ValueError("services changed: restart tandemd (or use `tandem config "
-                             "push`) to apply them")
         self.config = config
+        self.svc.update_config(config)
         self.fencer.config = config
         self.fence_checks.config = config
         self.detector.token_s = config.timing.token_ms / 1000.0
@@ -409,6 +417,52 @@ class Engine:
         self.events.add("config", node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"
+
+    # -- configuration distribution --------------------------------------------------------
+    def push_config(self, text: str) -> dict[str, Any]:
+        """Install a newer configuration here and send it to every member."""
+        source = str(self.config_path or "pushed configuration")
+        try:
+            config = parse_config(text, source)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        if config.config_version <= self.config.config_version:
+            raise ValueError(f"config_version {config.config_version} is not newer than "
+                             f"the running version {self.config.config_version}: raise it")
+        message = self.reload(config)
+        if self.config_path is not None:
+            install(self.config_path, text)
+        members = sorted(self.view.members - {self.local.id}) if self.view else []
+        if self.rings is not None and members:
+            transfer = time.monotonic_ns() & 0x7FFFFFFF
+            for body in config_chunks(text, config.config_version, transfer):
+                self.rings.send(MsgType.REQUEST, dump_json(body), members)
+        self.events.add("config_push", node=self.local.name,
+                        detail=f"version {config.config_version} sent to "
+                               f"{', '.join(self.ids[m] for m in members) or 'nobody'}")
+        return {"version": config.config_version, "sent_to": [self.ids[m] for m in members],
+                "applied": message}
+
+    def _on_config_chunk(self, sender: int, body: dict[str, Any]) -> None:
+        try:
+            done = self.assembler.add(sender, body)
+        except ValueError as exc:
+            log.warning("config from %s dropped: %s", self.ids.get(sender, sender), exc)
+            return
+        if done is None:
+            return
+        version, text = done
+        if version <= self.config.config_version:
+            return
+        try:
+            config = parse_config(text, str(self.config_path or "pushed configuration"))
+            self.reload(config)
+        except (ConfigError, ValueError) as exc:
+            self.events.add("config_refused", node=self.local.name,
+                            detail=f"version {version} from {self.ids.get(sender)}: {exc}")
+            return
+        if self.config_path is not None:
+            install(self.config_path, text)
 
     def ensure_paths(self) -> None:
         for path in (self.paths.state_dir, self.paths.run_dir):

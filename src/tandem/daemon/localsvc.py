@@ -35,6 +35,8 @@ class _Service:
     report: ServiceReport = field(default_factory=ServiceReport)
     task: asyncio.Task[None] | None = None
     monitors: list[asyncio.Task[None]] = field(default_factory=list)
+    pending: ServiceDef | None = None  # a new definition, applied once it is stopped
+    removed: bool = False  # no longer configured: dropped once it is stopped
 
 
 def build_agents(svc: ServiceDef) -> list[tuple[ResourceDef, ResourceAgent]]:
@@ -56,6 +58,38 @@ class LocalServices:
         self.probed = False
         self.services = {s.name: _Service(s, build_agents(s)) for s in config.services}
         self.frozen: set[str] = set()
+
+    # -- configuration changes ------------------------------------------------------------------
+    def update_config(self, config: ClusterConfig) -> None:
+        """Adopt a new set of service definitions. Services that are not running here
+        change at once; running ones keep their old definition until they stop (a
+        removed one is stopped now)."""
+        new = {s.name: s for s in config.services}
+        for name, svc in list(self.services.items()):
+            if name not in new:
+                svc.removed = True
+                if svc.report.state.active and (svc.task is None or svc.task.done()):
+                    self._run(svc, self._stop(svc, "removed from the configuration"))
+                elif not svc.report.state.active:
+                    del self.services[name]
+        for name, definition in new.items():
+            current = self.services.get(name)
+            if current is None:
+                self.services[name] = _Service(definition, build_agents(definition))
+            elif current.definition != definition:
+                current.pending = definition
+                self._apply_pending(current)
+        self.on_change()
+
+    def _apply_pending(self, svc: _Service) -> None:
+        if svc.report.state.active or (svc.task is not None and not svc.task.done()):
+            return
+        name = svc.definition.name
+        if svc.removed:
+            self.services.pop(name, None)
+        elif svc.pending is not None:
+            svc.definition, svc.agents = svc.pending, build_agents(svc.pending)
+            svc.pending = None
 
     # -- reporting ---------------------------------------------------------------------------
     def report(self) -> NodeReport:
@@ -105,8 +139,8 @@ class LocalServices:
         """Start what is assigned here (when safe), stop what is not."""
         if not self.probed:
             return
-        for name, svc in self.services.items():
-            if svc.task is not None and not svc.task.done():
+        for name, svc in list(self.services.items()):
+            if (svc.task is not None and not svc.task.done()) or svc.removed:
                 continue
             state = svc.report.state
             if not quorate:
@@ -142,7 +176,12 @@ class LocalServices:
     def _run(self, svc: _Service, coro: asyncio.Future[None] | object) -> None:
         svc.task = asyncio.get_running_loop().create_task(coro,  # type: ignore[arg-type]
                                                           name=f"svc-{svc.definition.name}")
-        svc.task.add_done_callback(lambda _: self.on_change())
+        svc.task.add_done_callback(lambda _: self._settled(svc))
+
+    def _settled(self, svc: _Service) -> None:
+        if svc.pending is not None or svc.removed:
+            self._apply_pending(svc)
+        self.on_change()
 
     # -- operations --------------------------------------------------------------------------------
     async def _start(self, svc: _Service, gen: int, restarted: bool = False) -> None:

@@ -101,7 +101,7 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     threading.stack_size(THREAD_STACK)
     realtime = try_realtime() if args.realtime else None
-    engine = Engine(config, node, unblocked=args.unblock)
+    engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config))
     engine.ensure_paths()
     log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
              config.config_version, f"; {realtime}" if realtime else "")

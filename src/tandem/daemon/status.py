@@ -14,7 +14,7 @@ def engine_status(engine: Engine) -> dict[str, Any]:
     now_mono = time.monotonic()
     offset = time.time() - now_mono
     view = engine.view
-    nodes = []
+    nodes: list[dict[str, Any]] = []
     for node in engine.config.nodes:
         record = engine.ledger.records[node.id]
         peer = view.peers.get(node.id) if view else None
@@ -37,6 +37,11 @@ def engine_status(engine: Engine) -> dict[str, Any]:
                                else report.config_version if report else None),
             "fence_failures": record.fence_failures,
         })
+    newest = max([engine.config.config_version,
+                  *(r.config_version for r in engine.reports.values())])
+    for row in nodes:
+        row["config_outdated"] = row["state"] == "online" and \
+            (row["config_version"] or 0) < newest
     return {
         "cluster": engine.config.name,
         "local": engine.local.name,

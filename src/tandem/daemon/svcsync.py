@@ -63,6 +63,13 @@ class ServiceSync:
         self.last_owner: dict[str, int] = {}
         self._sync_frozen()
 
+    def update_config(self, config: ClusterConfig) -> None:
+        """A new configuration of the same cell: new service definitions take effect."""
+        self.config = config
+        self.local.update_config(config)
+        known = {s.name for s in config.services}
+        self.placement = {k: v for k, v in self.placement.items() if k in known}
+
     # -- messages ---------------------------------------------------------------------------
     def outgoing(self, coordinator: bool) -> StateMessage:
         return StateMessage(self.local.report(), dict(self.intents),

@@ -1,19 +1,19 @@
 """`fs`: a file system on shared storage, mounted where the service runs.
 
-Stopping follows the escalation the field has long used: a plain unmount; if the mount
-is busy, ask the processes using it to stop (SIGTERM), then kill them (SIGKILL),
-unmounting again after each round, a bounded number of times; as a last resort a lazy
-unmount, reported as such. Only processes of this node's mount namespace that really
-use the mount are ever signalled.
+Start refuses to mount a device that is already mounted elsewhere in this node (one
+mount per device is the rule on shared storage). Stop releases the device, with the
+busy-unmount escalation of `tandem.resources.unmount`. Status checks the mount, that it
+has not turned read-only (ext4 does so after I/O errors) and that it takes a small
+synchronous write, in a helper process with a deadline, so that hung storage gives a
+failure rather than a hung agent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import uuid
+import re
+from dataclasses import dataclass
 
 from tandem.resources.base import (
     AgentResult,
@@ -26,11 +26,23 @@ from tandem.resources.base import (
     not_running,
     success,
 )
-from tandem.resources.mounts import mounted_at, mounts_of, users_of
+from tandem.resources.mounts import Mount, device_number, mounts, mounts_of
 from tandem.resources.registry import register
-from tandem.util.procrun import CommandError, CommandResult, run_command
+from tandem.resources.unmount import COMMAND_CAP_S, Escalation, unmount
+from tandem.util.procrun import CommandError, CommandResult, CommandTimeout, run_command
 
 FSCK_OK = (0, 1)  # no errors, or errors corrected
+MAX_MOUNTS = 16  # bound on the mounts of one device that a stop takes down
+PROBE_SCRIPT = 'dd if=/dev/zero of="$1" bs=4096 count=1 oflag=dsync status=none && rm -f "$1"'
+
+
+@dataclass(frozen=True)
+class Survey:
+    """Where the device and the mount point stand in this node's mount table."""
+
+    mine: list[Mount]        # the device at our mount point
+    elsewhere: list[Mount]   # the device (a block device) at other mount points
+    occupant: Mount | None   # something else on our mount point
 
 
 @register
@@ -40,115 +52,166 @@ class FsAgent(ResourceAgent):
     name = "fs"
     summary = "mount a shared file system (fsck, mount; unmount with kill escalation)"
     params = (
-        ParamSpec("device", "string", required=True, description="block device or source"),
-        ParamSpec("mountpoint", "string", required=True, description="absolute directory"),
+        ParamSpec("device", "string", required=True,
+                  description="block device (or network source such as server:/export)"),
+        ParamSpec("mountpoint", "string", required=True,
+                  description="absolute directory, created if missing"),
         ParamSpec("fstype", "string", default="auto", description="file system type"),
-        ParamSpec("options", "string", default="", description="mount options"),
+        ParamSpec("options", "string", default="", description="mount options (-o)"),
         ParamSpec("fsck", "boolean", default=False, description="run fsck -p before mounting"),
         ParamSpec("force_unmount", "boolean", default=True,
-                  description="signal the processes that keep the mount busy"),
+                  description="when busy, SIGTERM then SIGKILL the processes using the mount"),
         ParamSpec("kill_rounds", "integer", default=3,
-                  description="rounds of SIGTERM/SIGKILL before the lazy unmount"),
-        ParamSpec("term_wait_s", "float", default=1.0,
-                  description="how long processes get to exit after SIGTERM"),
+                  description="rounds of SIGTERM, then of SIGKILL, each followed by an unmount"),
+        ParamSpec("kill_wait_s", "float", default=2.0,
+                  description="how long the processes get to exit after each signal"),
         ParamSpec("lazy_unmount", "boolean", default=True,
-                  description="last resort: detach the mount lazily (umount -l)"),
+                  description="last resort: detach the mount lazily (umount -l); a stop "
+                              "still fails if the device stays in use"),
         ParamSpec("write_test", "boolean", default=True,
-                  description="status also checks the file system accepts a write"),
+                  description="status also checks that a small synchronous write succeeds"),
+        ParamSpec("probe_timeout_s", "float", default=5.0,
+                  description="the write test fails if it takes longer (hung storage)"),
     )
     timeouts = Timeouts(start=60, stop=60, status=10, monitor=20)
 
     def validate(self) -> None:
-        if not str(self.values["mountpoint"]).startswith("/") or self.values["mountpoint"] == "/":
+        where = str(self.values["mountpoint"])
+        if not where.startswith("/") or os.path.normpath(where) == "/":
             raise ParamError(self.resource, "mountpoint", "must be an absolute directory other "
                                                           "than /")
-        if self.values["kill_rounds"] < 0:
-            raise ParamError(self.resource, "kill_rounds", "must be >= 0")
+        for key in ("device", "mountpoint", "fstype", "options"):
+            if re.search(r"\s", self.values[key]):
+                raise ParamError(self.resource, key, "must not contain white space")
+        if not self.values["device"]:
+            raise ParamError(self.resource, "device", "must not be empty")
+        if not 0 <= self.values["kill_rounds"] <= 20:
+            raise ParamError(self.resource, "kill_rounds", "must be between 0 and 20")
+        if self.values["kill_wait_s"] < 0 or self.values["probe_timeout_s"] <= 0:
+            raise ParamError(self.resource, "kill_wait_s", "times must be positive")
 
     @property
     def _where(self) -> str:
         return os.path.normpath(str(self.values["mountpoint"]))
 
-    def _is_mounted(self) -> bool:
-        mount = mounted_at(self._where)
-        return mount is not None and any(m.mountpoint == self._where
-                                         for m in mounts_of(self.values["device"]))
+    @property
+    def _device(self) -> str:
+        return str(self.values["device"])
+
+    def _survey(self) -> Survey:
+        table = mounts()
+        at_point = [m for m in table if m.mountpoint == self._where]
+        if device_number(self._device) is None:  # network or virtual source: by text
+            mine = [m for m in at_point if m.source == self._device]
+            elsewhere: list[Mount] = []
+        else:
+            of_device = mounts_of(self._device, table)
+            mine = [m for m in of_device if m.mountpoint == self._where]
+            elsewhere = [m for m in of_device if m.mountpoint != self._where]
+        occupant = at_point[-1] if at_point and at_point[-1] not in mine else None
+        return Survey(mine, elsewhere, occupant)
+
+    # -- start -------------------------------------------------------------------------------
+    def _before_mount(self) -> AgentResult | None:
+        """Why not to mount now: already mounted (success) or a refusal; None to go on."""
+        survey = self._survey()
+        if survey.mine and survey.occupant is None:
+            return success("already mounted")
+        if survey.elsewhere:
+            return failure(f"{self._device} is already mounted at "
+                           f"{', '.join(m.mountpoint for m in survey.elsewhere)} in this "
+                           f"node: refusing to mount it twice")
+        if survey.occupant is not None:
+            return failure(f"{survey.occupant.source} is mounted on {self._where}")
+        if self._device.startswith("/") and not os.path.exists(self._device):
+            return failure(f"no device {self._device} on this node", OcfCode.ERR_INSTALLED)
+        return None
 
     async def start(self) -> AgentResult:
-        if self._is_mounted():
-            return success("already mounted")
-        elsewhere = [m.mountpoint for m in mounts_of(self.values["device"])]
-        if elsewhere:
-            return failure(f"{self.values['device']} is already mounted at "
-                           f"{', '.join(elsewhere)}")
+        early = await asyncio.to_thread(self._before_mount)
+        if early is not None:
+            return early
         if self.values["fsck"]:
-            checked = await self._run(["fsck", "-p", self.values["device"]],
-                                      self.timeouts.start)
+            checked = await _run(["fsck", "-p", self._device])
             if checked.returncode not in FSCK_OK:
-                return failure(f"fsck of {self.values['device']} failed "
-                               f"({checked.returncode}): {checked.tail()}")
-        os.makedirs(self._where, exist_ok=True)
+                return failure(f"fsck of {self._device} failed (exit {checked.returncode}): "
+                               f"{checked.tail()}")
+        await asyncio.to_thread(os.makedirs, self._where, exist_ok=True)
         argv = ["mount", "-t", self.values["fstype"]]
         if self.values["options"]:
             argv += ["-o", self.values["options"]]
-        done = await self._run([*argv, self.values["device"], self._where],
-                               self.timeouts.start)
-        if done.returncode != 0:
-            code = OcfCode.ERR_INSTALLED if done.returncode == 32 and "does not exist" \
-                in done.stderr else OcfCode.ERR_GENERIC
-            return failure(f"mount failed: {done.tail()}", code)
-        return success()
+        done = await _run([*argv, self._device, self._where])
+        if not done.ok:
+            return failure(f"mount of {self._device} on {self._where} failed: {done.tail()}")
+        return success(f"mounted {self._device} on {self._where}" +
+                       (" after fsck" if self.values["fsck"] else ""))
 
-    async def _run(self, argv: list[str], timeout: float) -> CommandResult:
-        try:
-            return await run_command(argv, timeout_s=timeout)
-        except CommandError as exc:
-            return CommandResult(127, "", str(exc), 0.0)
-
-    async def _umount(self, *extra: str) -> bool:
-        done = await self._run(["umount", *extra, self._where], 30.0)
-        return done.returncode == 0 or not self._is_mounted()
+    # -- stop --------------------------------------------------------------------------------
+    @property
+    def _escalation(self) -> Escalation:
+        return Escalation(signal_users=self.values["force_unmount"],
+                          rounds=self.values["kill_rounds"],
+                          wait_s=self.values["kill_wait_s"],
+                          lazy=self.values["lazy_unmount"])
 
     async def stop(self) -> AgentResult:
-        if not self._is_mounted():
-            return success("not mounted")
-        if await self._umount():
-            return success()
-        if not self.values["force_unmount"]:
-            return failure(f"{self._where} is busy and force_unmount is off")
-        for round_ in range(self.values["kill_rounds"]):
-            for sig, wait in ((signal.SIGTERM, self.values["term_wait_s"]),
-                              (signal.SIGKILL, 0.5)):
-                victims = users_of(self._where)
-                if not victims:
-                    break
-                for pid in victims:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, sig)
-                await asyncio.sleep(wait)
-            if await self._umount():
-                return success(f"unmounted after signalling its users (round {round_ + 1})")
-        if self.values["lazy_unmount"] and await self._umount("-l"):
-            return success("LAZY unmount: the mount was detached while still busy")
-        return failure(f"{self._where} stays busy (users: {users_of(self._where)[:5]})")
+        """Release the device: every mount of it in this node (one mount per device)."""
+        notes: list[str] = []
+        lazy = False
+        for _ in range(MAX_MOUNTS):
+            survey = await asyncio.to_thread(self._survey)
+            targets = survey.mine + survey.elsewhere
+            if not targets:
+                break
+            report = await unmount(targets[-1].mountpoint, self._device, self._escalation)
+            if not report.ok:
+                return failure(f"cannot unmount {report.summary()}")
+            lazy |= report.lazy
+            if report.steps != ["unmounted"]:
+                notes.append(report.summary())
+        else:
+            return failure(f"{self._device} is still mounted after {MAX_MOUNTS} unmounts")
+        if lazy:
+            return success("LAZY unmount: " + " | ".join(notes))
+        return success(" | ".join(notes) if notes else "not mounted")
 
+    # -- status ------------------------------------------------------------------------------
     async def status(self) -> AgentResult:
-        if not self._is_mounted():
+        survey = await asyncio.to_thread(self._survey)
+        if not survey.mine:
+            if survey.elsewhere:
+                return failure(f"{self._device} is mounted at {survey.elsewhere[0].mountpoint}"
+                               f", not at {self._where}")
             return not_running()
-        if not self.values["write_test"] or "ro" in self.values["options"].split(","):
-            return success()
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self._write_probe), 5.0)
-        except TimeoutError:
-            return failure(f"write test on {self._where} hung for 5 s")
-        except OSError as exc:
-            return failure(f"write test on {self._where} failed: {exc.strerror or exc}")
+        if survey.occupant is not None:
+            return failure(f"{self._where} is covered by another mount "
+                           f"({survey.occupant.source})")
+        wants_ro = "ro" in self.values["options"].split(",")
+        if survey.mine[-1].read_only and not wants_ro:
+            return failure(f"{self._where} has turned read-only (I/O errors?)")
+        if self.values["write_test"] and not wants_ro:
+            return await self._write_probe()
         return success()
 
-    def _write_probe(self) -> None:
-        probe = os.path.join(self._where, f".tandem-probe-{uuid.uuid4().hex[:8]}")
-        with open(probe, "w") as handle:
-            handle.write("ok")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.unlink(probe)
+    async def _write_probe(self) -> AgentResult:
+        probe = os.path.join(self._where, f".tandem-probe.{self.resource}.{os.getpid()}")
+        limit = self.values["probe_timeout_s"]
+        try:
+            done = await run_command(["sh", "-c", PROBE_SCRIPT, "probe", probe],
+                                     timeout_s=limit)
+        except CommandTimeout:
+            return failure(f"write test on {self._where} did not finish within {limit:g} s "
+                           f"(storage not answering?)")
+        except CommandError as exc:
+            return failure(f"write test on {self._where}: {exc}")
+        if not done.ok:
+            return failure(f"write test on {self._where} failed: {done.tail()}")
+        return success()
+
+
+async def _run(argv: list[str]) -> CommandResult:
+    """A helper command; a failure to run it is a failed result, not an exception."""
+    try:
+        return await run_command(argv, timeout_s=COMMAND_CAP_S)
+    except CommandError as exc:
+        return CommandResult(127, "", str(exc), 0.0)

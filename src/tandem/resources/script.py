@@ -1,4 +1,11 @@
-"""`script`: an LSB init script (start, stop, status with LSB exit codes)."""
+"""`script`: an LSB init script (start, stop, status with LSB exit codes).
+
+LSB and OCF share the codes 1-7 for start and stop, but not for status, and LSB lets
+`stop` of a stopped service succeed: `lsb_to_ocf` is the one place that translates.
+A script that is missing on this node cannot be running here: status says so and stop
+has nothing to do, so that an uninstalled script never turns into a failed stop (which
+would get the node fenced); only start reports it as not installed.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +18,43 @@ from tandem.resources.base import (
     ParamSpec,
     ResourceAgent,
     Timeouts,
-    failure,
     not_running,
     success,
 )
 from tandem.resources.registry import register
-from tandem.util.procrun import CommandError, run_command
+from tandem.util.procrun import CommandError, one_line, run_command
 
-# LSB `status` exit codes and what they mean for the engine.
+# The action's own timeout (base.timed) cancels the script, killing its process group;
+# this cap only matters if an action is awaited without one.
+COMMAND_CAP_S = 3600.0
+
 LSB_STATUS = {
-    0: OcfCode.SUCCESS,        # running
-    1: OcfCode.ERR_GENERIC,    # dead, pid file exists
-    2: OcfCode.ERR_GENERIC,    # dead, lock file exists
-    3: OcfCode.NOT_RUNNING,    # not running
-    4: OcfCode.ERR_GENERIC,    # status unknown
+    0: (OcfCode.SUCCESS, "running"),
+    1: (OcfCode.ERR_GENERIC, "dead, but its pid file exists"),
+    2: (OcfCode.ERR_GENERIC, "dead, but its lock file exists"),
+    3: (OcfCode.NOT_RUNNING, "not running"),
+    4: (OcfCode.ERR_GENERIC, "status unknown"),
 }
-# LSB exit codes of start/stop (other than 0) mapped to OCF.
-LSB_ACTION = {1: OcfCode.ERR_GENERIC, 2: OcfCode.ERR_ARGS, 3: OcfCode.ERR_UNIMPLEMENTED,
-              4: OcfCode.ERR_PERM, 5: OcfCode.ERR_INSTALLED, 6: OcfCode.ERR_CONFIGURED,
-              7: OcfCode.NOT_RUNNING}
+LSB_ACTION = {
+    0: OcfCode.SUCCESS, 1: OcfCode.ERR_GENERIC, 2: OcfCode.ERR_ARGS,
+    3: OcfCode.ERR_UNIMPLEMENTED, 4: OcfCode.ERR_PERM, 5: OcfCode.ERR_INSTALLED,
+    6: OcfCode.ERR_CONFIGURED,
+}
+LSB_NOT_RUNNING = 7
 
 
-def lsb_status_code(code: int) -> OcfCode:
-    """OCF meaning of an LSB `status` exit code."""
-    return LSB_STATUS.get(code, OcfCode.ERR_GENERIC)
+def lsb_to_ocf(action: str, code: int) -> OcfCode:
+    """The OCF meaning of an LSB script's exit `code` for `action`."""
+    if action in ("status", "monitor"):
+        return LSB_STATUS.get(code, (OcfCode.ERR_GENERIC, ""))[0]
+    if code == LSB_NOT_RUNNING:
+        # "program is not running": the goal of a stop, a failure of a start.
+        return OcfCode.SUCCESS if action == "stop" else OcfCode.ERR_GENERIC
+    return LSB_ACTION.get(code, OcfCode.ERR_GENERIC)
+
+
+def describe_status(code: int) -> str:
+    return LSB_STATUS.get(code, (OcfCode.ERR_GENERIC, f"unexpected exit status {code}"))[1]
 
 
 @register
@@ -52,35 +72,34 @@ class ScriptAgent(ResourceAgent):
     def validate(self) -> None:
         if not str(self.values["path"]).startswith("/"):
             raise ParamError(self.resource, "path", "must be an absolute path")
+        if not all(isinstance(a, str) for a in self.values["args"]):
+            raise ParamError(self.resource, "args", "expected a list of strings")
 
-    async def _call(self, action: str, timeout: float) -> tuple[int, str]:
-        if not os.access(self.values["path"], os.X_OK):
-            return 5, f"{self.values['path']} is missing or not executable"
+    async def _call(self, action: str) -> AgentResult:
+        path = self.values["path"]
+        if not os.access(path, os.X_OK):
+            missing = f"{path} is missing or not executable here"
+            if action == "start":
+                return AgentResult(OcfCode.ERR_INSTALLED, missing)
+            return success(missing) if action == "stop" else not_running(missing)
         try:
-            done = await run_command([self.values["path"], action, *self.values["args"]],
-                                     timeout_s=timeout)
+            done = await run_command([path, action, *self.values["args"]],
+                                     timeout_s=COMMAND_CAP_S)
         except CommandError as exc:
-            return 1, str(exc)
-        return done.returncode, done.tail()
-
-    async def _act(self, action: str, timeout: float) -> AgentResult:
-        code, text = await self._call(action, timeout)
-        if code == 0:
-            return success()
-        return failure(f"{action} exited {code}: {text}", LSB_ACTION.get(code,
-                                                                       OcfCode.ERR_GENERIC))
+            return AgentResult(OcfCode.ERR_GENERIC, one_line(str(exc)))
+        code = lsb_to_ocf(action, done.returncode)
+        if action == "status":
+            meaning = describe_status(done.returncode)
+            return AgentResult(code, "" if code == OcfCode.SUCCESS else meaning)
+        if code == OcfCode.SUCCESS:
+            return success("" if done.ok else f"exit {done.returncode}: {done.tail()}")
+        return AgentResult(code, f"{action} exited {done.returncode}: {done.tail()}")
 
     async def start(self) -> AgentResult:
-        return await self._act("start", self.timeouts.start)
+        return await self._call("start")
 
     async def stop(self) -> AgentResult:
-        return await self._act("stop", self.timeouts.stop)
+        return await self._call("stop")
 
     async def status(self) -> AgentResult:
-        code, text = await self._call("status", self.timeouts.status)
-        meaning = lsb_status_code(code)
-        if meaning == OcfCode.SUCCESS:
-            return success()
-        if meaning == OcfCode.NOT_RUNNING:
-            return not_running()
-        return failure(f"status exited {code}: {text}", meaning)
+        return await self._call("status")

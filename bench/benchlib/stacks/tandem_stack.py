@@ -1,0 +1,68 @@
+"""tandem itself, run by the lab exactly as `tandem demo` runs it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchlib.cells import SERVICE
+from benchlib.errors import BenchError
+from benchlib.runs import Run
+from benchlib.stacks.base import Stack
+from tandem.lab.failover import node_status, run_failover
+
+
+class TandemStack(Stack):
+    """tandemd on both nodes (started by the lab at every boot)."""
+
+    family = "tandem"
+
+    def start(self) -> str:
+        return self.wait_ready()
+
+    def start_node(self, node: str) -> None:
+        """The lab starts tandemd itself when it boots a node of a `--start` lab."""
+
+    def _status(self) -> dict[str, Any] | None:
+        for node in self.lab.node_names():
+            if self.lab.control.power(node).power == "on":
+                status = node_status(self.lab.control, node)
+                if status is not None:
+                    return status
+        return None
+
+    def ready(self) -> str | None:
+        status = self._status()
+        if status is None or not status.get("quorate"):
+            return None
+        if any(n["state"] != "online" for n in status["nodes"]):
+            return None
+        return _started_on(status)
+
+    def owner(self) -> str | None:
+        status = self._status()
+        return _started_on(status) if status is not None else None
+
+    def failover(self) -> Run:
+        """run_failover: the same measurement `tandem demo` shows."""
+        result = run_failover(self.lab.control, self.lab.config, SERVICE, fault="crash")
+        return Run(outage_ms=result.outage_ms, from_node=result.from_node,
+                   to_node=result.to_node, fault_at=result.fault_at,
+                   victim_fenced=result.fenced,
+                   data_kept=result.data_kept, breakdown=dict(result.breakdown))
+
+    def relocate(self, target: str) -> None:
+        done = self.node_run(target, ["tandem", "svc", "relocate", SERVICE, "--node", target,
+                                      "--timeout", "60"], timeout=90, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"tandem svc relocate failed: {done.stderr.strip()[-200:]}")
+
+    def daemon_pids(self, node: str) -> list[int]:
+        pid = self.lab.control.power(node).daemon_pid
+        return [pid] if pid else []
+
+
+def _started_on(status: dict[str, Any]) -> str | None:
+    for row in status.get("services", []):
+        if row["name"] == SERVICE and row["state"] == "started" and row["owner"]:
+            return str(row["owner"])
+    return None

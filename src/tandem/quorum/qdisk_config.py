@@ -1,0 +1,109 @@
+"""The `[qdisk]` section of a cell configuration (a proposal for the loader).
+
+```toml
+[qdisk]
+device = "/dev/disk/by-id/wwn-0x600a0b80001234"   # same LUN on every node
+label = "io1-qdisk"        # checked against the disk's header (tandem qdisk init)
+interval_ms = 1000         # one write and one read of every slot per interval
+tko = 10                   # intervals of silence before a node is dead on disk
+votes = 1                  # what the disk adds to the master's partition
+master_wins = true         # the disk's votes go to the master's partition only
+min_score = 0              # 0: more than half of the heuristics' total score
+heuristics = [
+  { command = ["ping", "-c1", "-W1", "198.51.100.1"], score = 1, interval_ms = 2000,
+    timeout_ms = 1500 },
+]
+```
+Commands are argument arrays, never shell strings: write `["sh", "-c", "..."]` to get
+a shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tandem.config.reader import Section
+from tandem.quorum.qdisk_format import LABEL_BYTES
+from tandem.quorum.qdisk_heuristics import Heuristic
+
+DEFAULT_INTERVAL_MS = 1000
+DEFAULT_TKO = 10
+DEFAULT_HEURISTIC_INTERVAL_MS = 2000
+DEFAULT_HEURISTIC_TIMEOUT_MS = 1000
+MIN_TKO = 3
+
+
+@dataclass(frozen=True)
+class QdiskDef:
+    """How a node uses the quorum disk."""
+
+    device: str
+    label: str = ""
+    interval_ms: int = DEFAULT_INTERVAL_MS
+    tko: int = DEFAULT_TKO
+    votes: int = 1
+    master_wins: bool = True
+    min_score: int = 0
+    heuristics: tuple[Heuristic, ...] = ()
+
+    @property
+    def interval_s(self) -> float:
+        return self.interval_ms / 1000.0
+
+    @property
+    def tko_s(self) -> float:
+        """Silence after which a node is dead on disk."""
+        return self.interval_s * self.tko
+
+    @property
+    def io_budget_s(self) -> float:
+        """How long one cycle (write + read) may take before the disk counts as not
+        answering; also how long a view stays valid. Half of tko, so that this node
+        notices its own trouble well before the others may declare it dead."""
+        return self.tko_s / 2
+
+
+def read_qdisk_section(section: Section) -> QdiskDef:
+    """Read and check a `[qdisk]` table; ConfigError naming the key on any problem."""
+    section.only("device", "label", "interval_ms", "tko", "votes", "master_wins",
+                 "min_score", "heuristics")
+    device = section.req_string("device")
+    if not device.startswith("/"):
+        raise section.fail("device", f"expected an absolute path, got {device!r}")
+    label = section.string("label", "") or ""
+    if len(label.encode()) > LABEL_BYTES:
+        raise section.fail("label", f"at most {LABEL_BYTES} bytes")
+    heuristics = tuple(_read_heuristic(h) for h in section.tables("heuristics"))
+    total = sum(h.score for h in heuristics)
+    min_score = section.integer("min_score", 0, minimum=0)
+    if min_score > total:
+        raise section.fail("min_score", f"{min_score} can never be reached: the "
+                                        f"heuristics score at most {total}")
+    return QdiskDef(
+        device=device, label=label,
+        interval_ms=section.integer("interval_ms", DEFAULT_INTERVAL_MS, minimum=50,
+                                    maximum=60_000),
+        tko=section.integer("tko", DEFAULT_TKO, minimum=MIN_TKO, maximum=1000),
+        votes=section.integer("votes", 1, minimum=0, maximum=255),
+        master_wins=section.boolean("master_wins", True),
+        min_score=min_score, heuristics=heuristics)
+
+
+def _read_heuristic(sec: Section) -> Heuristic:
+    sec.only("command", "score", "interval_ms", "timeout_ms", "tko")
+    if isinstance(sec.data.get("command"), str):
+        raise sec.fail("command", "expected an array of arguments such as "
+                                  "[\"ping\", \"-c1\", \"198.51.100.1\"] (use "
+                                  "[\"sh\", \"-c\", \"...\"] for a shell)")
+    command = sec.strings("command")
+    if not command:
+        raise sec.fail("command", "is required: a non-empty array of arguments")
+    interval = sec.integer("interval_ms", DEFAULT_HEURISTIC_INTERVAL_MS, minimum=50)
+    timeout = sec.integer("timeout_ms", min(DEFAULT_HEURISTIC_TIMEOUT_MS, interval),
+                          minimum=10)
+    if timeout > interval:
+        raise sec.fail("timeout_ms", f"must not exceed interval_ms ({interval})")
+    return Heuristic(command=tuple(command), score=sec.integer("score", 1, minimum=1,
+                                                                maximum=1000),
+                     interval_s=interval / 1000.0, timeout_s=timeout / 1000.0,
+                     tko=sec.integer("tko", 1, minimum=1, maximum=100))

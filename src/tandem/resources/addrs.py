@@ -1,0 +1,93 @@
+"""Interface addresses over netlink (pyroute2). Blocking calls: agents run them through
+`asyncio.to_thread`. Each call opens its own netlink socket, in the network namespace
+of the calling process."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+EEXIST, EADDRNOTAVAIL = 17, 99
+IFF_UP = 0x1
+IFA_F_NODAD = 0x02
+IpInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+class AddressError(Exception):
+    """Netlink refused an address change; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """An interface as the kernel reports it."""
+
+    index: int
+    up: bool
+    operstate: str
+
+    @property
+    def usable(self) -> bool:
+        """Administratively up with a carrier (UNKNOWN: drivers that do not report it)."""
+        return self.up and self.operstate in ("UP", "UNKNOWN")
+
+
+@dataclass(frozen=True)
+class AddressView:
+    """Where one address is configured in this network namespace."""
+
+    link: Link | None                 # the wanted interface (None: it does not exist)
+    prefixes: tuple[int, ...]         # prefix lengths the address has on that interface
+    elsewhere: tuple[str, ...]        # other interfaces that carry the address
+
+
+def view(ifname: str, ip: str) -> AddressView:
+    """The wanted interface and where `ip` is configured."""
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=ifname)
+        link = None
+        if found:
+            msg = ipr.get_links(found[0])[0]
+            link = Link(found[0], bool(msg["flags"] & IFF_UP),
+                        str(msg.get_attr("IFLA_OPERSTATE") or "UNKNOWN"))
+        carriers = [(a["index"], a["prefixlen"]) for a in ipr.get_addr()
+                    if a.get_attr("IFA_ADDRESS") == ip]
+        others = sorted({index for index, _ in carriers if link is None or index != link.index})
+        names = tuple(str(ipr.get_links(i)[0].get_attr("IFLA_IFNAME")) for i in others)
+    prefixes = tuple(p for i, p in carriers if link is not None and i == link.index)
+    return AddressView(link, prefixes, names)
+
+
+def add(index: int, address: IpInterface, label: str = "") -> bool:
+    """Configure `address` on interface `index`; False if it was there already.
+
+    IPv6 addresses skip duplicate address detection: a service address must answer at
+    once after a move, and the cluster (not DAD) guarantees it has one owner."""
+    extra: dict[str, object] = {}
+    if label:
+        extra["label"] = label
+    if address.version == 6:
+        extra["flags"] = IFA_F_NODAD
+    with IPRoute() as ipr:
+        try:
+            ipr.addr("add", index=index, address=str(address.ip),
+                     prefixlen=address.network.prefixlen, **extra)
+        except NetlinkError as exc:
+            if exc.code == EEXIST:
+                return False
+            raise AddressError(f"cannot add {address}: {exc.args[-1]}") from None
+    return True
+
+
+def remove(index: int, ip: str, prefixes: tuple[int, ...]) -> None:
+    """Remove `ip` (with each of its prefix lengths) from interface `index`."""
+    with IPRoute() as ipr:
+        for prefix in prefixes:
+            try:
+                ipr.addr("del", index=index, address=ip, prefixlen=prefix)
+            except NetlinkError as exc:
+                if exc.code != EADDRNOTAVAIL:
+                    raise AddressError(f"cannot remove {ip}/{prefix}: {exc.args[-1]}") \
+                        from None

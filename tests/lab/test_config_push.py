@@ -1,0 +1,74 @@
+"""`tandem config push`: a newer configuration reaches every member; older or equal
+versions and broken files are refused; a member left on an old version is flagged."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from enginekit import running_cell
+from labkit import tandem_in, wait_for
+from tandem.lab.names import LabNames
+
+pytestmark = pytest.mark.lab
+
+DB = """
+[[services]]
+name = "db"
+domain = { nodes = ["node2", "node1"], restricted = true }
+[[services.resources]]
+name = "db-data"
+agent = "dummy"
+"""
+
+
+def _push(cell, node: str, text: str, name: str):  # type: ignore[no-untyped-def]
+    path = LabNames(cell.record.name).node_root(node) / "etc/tandem" / name
+    path.write_text(text)
+    return tandem_in(cell.control, node, "config", "push", f"/etc/tandem/{name}")
+
+
+def test_push_reaches_every_member(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "push", fencing=True) as cell:
+        original = (LabNames(cell.record.name).node_root("node1")
+                    / "etc/tandem/cluster.toml").read_text()
+        newer = original.replace('key_file = "/etc/tandem/cluster.key"',
+                                 'key_file = "/etc/tandem/cluster.key"\nconfig_version = 2') + DB
+        done = _push(cell, "node1", newer, "v2.toml")
+        assert done.returncode == 0, done.stderr
+        assert "every online member" in done.stdout
+        for node in cell.nodes:
+            status = cell.status(node)
+            assert status is not None and status["config_version"] == 2
+            installed = (LabNames(cell.record.name).node_root(node)
+                         / "etc/tandem/cluster.toml").read_text()
+            assert "config_version = 2" in installed and 'name = "db"' in installed
+        wait_for(lambda: any(s["name"] == "db" and s["state"] == "started"
+                             for s in (cell.status("node1") or {}).get("services", [])),
+                 20, "the pushed service to start")
+
+        again = _push(cell, "node2", newer, "v2-again.toml")
+        assert again.returncode == 1 and "not newer" in again.stderr
+        broken = _push(cell, "node1", newer.replace("id = 2", "id = 1")
+                       .replace("config_version = 2", "config_version = 3"), "bad.toml")
+        assert broken.returncode == 1 and "used twice" in broken.stderr
+        assert cell.status("node1")["config_version"] == 2  # type: ignore[index]
+
+
+def test_member_on_an_old_version_is_flagged(tmp_path: Path) -> None:
+    with running_cell(tmp_path, "stale", fencing=True) as cell:
+        os.kill(cell.control.power("node2").daemon_pid, signal.SIGTERM)
+        cell.wait_state("node1", "node2", {"offline"})
+        root = LabNames(cell.record.name).node_root("node1")
+        text = (root / "etc/tandem/cluster.toml").read_text().replace(
+            'key_file = "/etc/tandem/cluster.key"',
+            'key_file = "/etc/tandem/cluster.key"\nconfig_version = 5')
+        assert _push(cell, "node1", text, "v5.toml").returncode == 0
+        cell.control.start_daemon("node2")  # comes back with its old version 1
+        cell.wait_state("node1", "node2", {"online"})
+        node2 = next(n for n in cell.status("node1")["nodes"]  # type: ignore[index]
+                     if n["name"] == "node2")
+        assert node2["config_version"] == 1 and node2["config_outdated"] is True
