@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from tandem.quorum.qdisk_config import QdiskDef
 from tandem.quorum.qdisk_elect import (
     Me,
-    PeerTrack,
     PeerView,
     elect,
     observe,
