@@ -26,7 +26,7 @@ from tandem.manager.placement import (
     decide_services,
     effective_intent,
 )
-from tandem.membership.ledger import NodeState
+from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,13 @@ class ServiceSync:
         return fences, changed
 
     def _record_display(self, view: ServiceView) -> None:
+        reports = {n: r for n, r in view.reports.items()
+                   if view.node_states.get(n) not in DOWN_SAFE}
+        unreachable = frozenset(n for n in reports if n not in view.members)
         for svc in self.config.services:
             show = show_service(svc, effective_intent(svc, self.intents),
                                 self.placement.get(svc.name, Assignment()),
-                                view.reports, self.notes.get(svc.name, ""))
+                                reports, self.notes.get(svc.name, ""), unreachable=unreachable)
             old = self.shown.get(svc.name)
             if old is not None and old.owner is not None and old.owner != show.owner:
                 self.last_owner[svc.name] = old.owner

@@ -49,13 +49,14 @@ def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
 
 
 def wait_started(control: NodeControl, observer: str, service: str,
-                 timeout: float = 60.0) -> str:
-    """Wait until `service` is started somewhere; returns its owner."""
+                 timeout: float = 60.0, *, not_on: str | None = None) -> str:
+    """Wait until `service` is started somewhere (other than `not_on`); its owner."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = node_status(control, observer)
         for row in status["services"] if status else []:
-            if row["name"] == service and row["state"] == "started" and row["owner"]:
+            if row["name"] == service and row["state"] == "started" and row["owner"] \
+                    and row["owner"] != not_on:
                 return str(row["owner"])
         time.sleep(0.1)
     raise LabError(f"service {service} did not start within {timeout:g} s")
@@ -135,13 +136,10 @@ def run_failover(control: NodeControl, config: ClusterConfig, service: str = "we
         probe.wait_answer(0.0, 30.0, token if data_dir else None)
         fault_at = time.time()
         getattr(control, fault)(owner)
-        try:
-            answer = probe.wait_answer(fault_at, timeout)
-        except TimeoutError:
-            answer = None
-        time.sleep(0.2)
+        answer = probe.wait_recovery(fault_at, timeout)
         samples = probe.snapshot()
-    new_owner = wait_started(control, survivor, service, timeout) if answer else None
+    new_owner = wait_started(control, survivor, service, timeout, not_on=owner) \
+        if answer else None
     events = engine_events(control, survivor)
     fault_ms = int(fault_at * 1000)
     timeline = [{"ts_ms": e["ts_ms"], "t_ms": e["ts_ms"] - fault_ms, "kind": e["kind"],

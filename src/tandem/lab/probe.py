@@ -1,5 +1,7 @@
 """A client that keeps asking a service for an answer, from the lab's client namespace,
-and records when it got one: the client-visible outage of a failover.
+and records when it got one: the client-visible outage of a failover. A new request
+starts every 10 ms whatever the earlier ones are doing (each bounded by a 1 s timeout),
+and each result is stamped when it completes.
 
 The loop runs in a child process inside the client namespace (so every packet leaves
 from there) and is bounded in count and time; it prints one JSON line per attempt.
@@ -17,33 +19,41 @@ from dataclasses import dataclass
 from tandem.lab.nodes import NodeControl
 
 PROBE_SCRIPT = r"""
-import json, socket, sys, time
+import asyncio, json, sys, time
 host, port, interval, limit, max_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
     int(sys.argv[4]), float(sys.argv[5])
 request = f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
-end = time.monotonic() + max_s
-for _ in range(limit):
-    if time.monotonic() > end:
-        break
-    started = time.monotonic()
+
+async def attempt():
     ok, body = False, ""
     try:
-        with socket.create_connection((host, port), timeout=0.2) as sock:
-            sock.settimeout(0.5)
-            sock.sendall(request)
-            data = b""
-            while True:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+        writer.write(request)
+        data = await asyncio.wait_for(reader.read(), 1.0)  # HTTP/1.0: up to EOF
+        writer.close()
         head, _, rest = data.partition(b"\r\n\r\n")
         ok = head.startswith(b"HTTP/1.") and b" 200 " in head.split(b"\r\n")[0]
         body = rest[:80].decode(errors="replace")
-    except OSError as exc:
+    except (OSError, asyncio.TimeoutError) as exc:
         body = type(exc).__name__
     print(json.dumps({"t": time.time(), "ok": ok, "body": body}), flush=True)
-    time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+async def main():
+    # A new attempt every `interval`, whether or not the earlier ones finished, so an
+    # attempt stuck on a dead owner never delays the first one that can succeed.
+    end = time.monotonic() + max_s
+    tasks = set()
+    for _ in range(limit):
+        if time.monotonic() > end:
+            break
+        task = asyncio.create_task(attempt())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        await asyncio.sleep(interval)
+    if tasks:
+        await asyncio.wait(tasks, timeout=3)
+
+asyncio.run(main())
 """
 
 
@@ -93,6 +103,25 @@ class HttpProbe:
                     return sample
             time.sleep(0.01)
         raise TimeoutError(f"no answer within {timeout:g} s")
+
+    def wait_recovery(self, fault_at: float, timeout: float,
+                      notice_s: float = 5.0) -> Sample | None:
+        """The first answer after the client noticed the fault (its first failed attempt
+        after `fault_at`); None if no answer came back within `timeout`. An answer that
+        slipped in before the fault took effect does not count."""
+        deadline = time.monotonic() + timeout
+        notice_by = time.monotonic() + notice_s
+        while time.monotonic() < deadline:
+            after = [x for x in self.snapshot() if x.at > fault_at]
+            failed = next((i for i, x in enumerate(after) if not x.ok), None)
+            if failed is None and time.monotonic() > notice_by and after:
+                return after[-1]  # the client never noticed anything
+            if failed is not None:
+                for sample in after[failed:]:
+                    if sample.ok:
+                        return sample
+            time.sleep(0.01)
+        return None
 
     def stop(self) -> None:
         self._proc.terminate()

@@ -27,22 +27,37 @@ class ServiceShow:
 
 
 def show_service(svc: ServiceDef, intent: Intent, assignment: Assignment,
-                 reports: Mapping[int, NodeReport], note: str) -> ServiceShow:
+                 reports: Mapping[int, NodeReport], note: str,
+                 *, unreachable: frozenset[int] = frozenset()) -> ServiceShow:
     """Combine operator intent, placement and node reports into one display state:
-    stopped, starting, started, stopping, failed, disabled, recovering or frozen."""
+    stopped, starting, started, stopping, failed, disabled, recovering or frozen.
+
+    `reports` must not contain nodes known to run nothing (fenced, cleanly offline);
+    a report from an `unreachable` node is its last word, not the present: a service it
+    held is shown recovering, with that node as owner until it is fenced."""
     owner = _owner(svc.name, assignment, reports)
     report = reports[owner].get(svc.name) if owner is not None else None
-    local = report.state if report is not None else None
     if intent.frozen:
         return ServiceShow("frozen", owner, note)
     if not intent.enabled:
-        state = "stopping" if local is not None and local.active else "disabled"
-        return ServiceShow(state, owner if state == "stopping" else None, note)
-    if local is not None and local in _FROM_LOCAL:
-        state = _FROM_LOCAL[local]
-        if report is not None and local == LocalState.STOP_FAILED:
-            note = note or report.error
-        return ServiceShow(state, owner, note)
+        stopping = report is not None and report.state.active
+        return ServiceShow("stopping" if stopping else "disabled",
+                           owner if stopping else None, note)
+    if owner is not None and report is not None:
+        if owner in unreachable and report.state != LocalState.FAILED:
+            return ServiceShow("recovering", owner, note or "its node is unreachable")
+        if report.state in _FROM_LOCAL:
+            error = report.error if report.state == LocalState.STOP_FAILED else ""
+            return ServiceShow(_FROM_LOCAL[report.state], owner, note or error)
+    return _show_unowned(svc, assignment, reports, note)
+
+
+def _show_unowned(svc: ServiceDef, assignment: Assignment,
+                  reports: Mapping[int, NodeReport], note: str) -> ServiceShow:
+    """A service that no node holds right now."""
+    failed_here = any(r.get(svc.name).state == LocalState.FAILED for r in reports.values())
+    if note.startswith("no eligible") and failed_here:
+        return ServiceShow("failed", None, "failed on every eligible node: " + note)
     if note.startswith(("waiting", "blocked")) or (assignment.node == 0 and assignment.next):
         return ServiceShow("recovering", None, note)
     if assignment.node:
