@@ -174,3 +174,21 @@ def test_fence_device_that_stops_answering_shows_failed(tmp_path: Path) -> None:
         assert cell.state_of("node1", "node2") == "online"  # a check never fences
         cell.faults.heal("node2", None, bmc=True)
         wait_for(lambda: device_state() == "ok", 20, "the device to be back")
+
+
+def test_a_node_that_resumes_from_a_hang_does_not_shoot_the_healthy_peer(
+        tmp_path: Path) -> None:
+    """node2 freezes past the token and resumes. node1 rightly fences it; node2, waking up
+    with stale timestamps, must not take node1 for lost and shoot it first."""
+    slow = {1: 'fence = [ { devices = ["bmc"] } ]',
+            2: 'fence = [ { devices = ["bmc"], delay_ms = 2000 } ]'}
+    with running_cell(tmp_path, "resume", fencing=True, node_extra=slow) as cell:
+        for _ in range(3):
+            cell.control.hang("node2")
+            time.sleep(0.9)  # past the 600 ms token: node1 waits 2 s, then fences node2
+            cell.control.resume("node2")
+            cell.wait_state("node1", "node2", {"fenced"})
+            assert cell.power("node1") == "on", "the healthy node was fenced"
+            assert fence_starts(cell.events_file("node2")) == []
+            cell.control.power_on("node2")
+            cell.wait_state("node1", "node2", {"online"})

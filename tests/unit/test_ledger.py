@@ -20,6 +20,11 @@ def silent() -> Step:
     return lambda ledger: ledger.observe(2, False, None, 2.0)
 
 
+def one_way() -> Step:
+    """Heard, but the peer says it does not hear us."""
+    return lambda ledger: ledger.observe(2, False, 10, 2.0, alive=True)
+
+
 def fencing() -> Step:
     return lambda ledger: ledger.fencing_started(2, 3.0)
 
@@ -45,6 +50,8 @@ CASES = [
     ("joins", [heard(10)], S.ONLINE),
     ("goes silent", [heard(10), silent()], S.LOST),
     ("unknown stays unknown when silent", [silent()], S.UNKNOWN),
+    ("heard one way only: not lost (the peer is the one to act)", [heard(10), one_way()],
+     S.ONLINE),
     ("fencing", [heard(10), silent(), fencing()], S.FENCING),
     ("fenced", [heard(10), silent(), fencing(), fenced()], S.FENCED),
     ("fence failed", [heard(10), silent(), fencing(), failed()], S.UNCLEAN),

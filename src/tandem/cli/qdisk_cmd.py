@@ -183,8 +183,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = run_config(args)
     runner = QuorumDisk(config, args.node_id, node_name=args.name, cell=args.cell)
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
     deadline = time.monotonic() + args.duration if args.duration else None
     runner.start()
     last = ""
@@ -200,6 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             stop.wait(config.interval_s)
     finally:
         stopped = runner.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.status_file:
         _write_status(args.status_file, args.node_id, runner.snapshot())
     return 0 if stopped else EXIT_ERROR

@@ -107,6 +107,8 @@ class Engine:
         self.fence_checks = FenceDeviceChecker(config, self.local.name, self.events,
                                                config.timing.fence_check_s)
         self.wake = asyncio.Event()
+        self._last_tick: float | None = None
+        self._paused: tuple[float, float] | None = None
         self._state_pending = False
         self._last_state_sent = 0.0
         self.reports: dict[int, PeerReport] = {}
@@ -240,12 +242,33 @@ class Engine:
                 self.fencer.start(target, str(body.get("reason", "asked by a peer")))
 
     # -- the cycle -------------------------------------------------------------------------
+    def _judge_at(self, now: float) -> float:
+        """The moment to judge peers at. If this daemon itself was not scheduled for a
+        long while (a hung or overloaded node, a VM pause), the silence it sees is its own:
+        for one token it judges peers as of the moment it stopped, so that it does not
+        declare healthy peers lost (and fence them) while it catches up on their messages."""
+        token = self.config.timing.token_ms / 1000.0
+        last, self._last_tick = self._last_tick, now
+        if last is not None and now - last > token / 2:
+            self._paused = (last, now + token)
+            log.warning("tandemd was not scheduled for %.0f ms: judging peers as of before "
+                        "the pause for one token", (now - last) * 1000)
+            self.events.add("paused", node=self.local.name,
+                            detail=f"not scheduled for {(now - last) * 1000:.0f} ms")
+        if self._paused is not None:
+            judged_at, until = self._paused
+            if now < until:
+                return judged_at
+            self._paused = None
+        return now
+
     def tick(self, now: float) -> None:
         """Observe, decide and act once."""
-        view = self.detector.evaluate(now)
+        view = self.detector.evaluate(self._judge_at(now))
         self.view = view
         for peer_id, peer in view.peers.items():
-            self._transitions(self.ledger.observe(peer_id, peer.member, peer.incarnation, now))
+            self._transitions(self.ledger.observe(peer_id, peer.member, peer.incarnation, now,
+                                                  alive=peer.alive))
         self._adopt_peer_fences(view, now)
         self._update_rings(view)
         self._update_quorum(view)

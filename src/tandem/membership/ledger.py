@@ -94,14 +94,20 @@ class Ledger:
         return [change]
 
     def observe(self, node_id: int, member: bool, incarnation: int | None,
-                now: float) -> list[Transition]:
-        """Apply what the failure detector says about a peer at `now`."""
+                now: float, *, alive: bool | None = None) -> list[Transition]:
+        """Apply what the failure detector says about a peer at `now`: `member` (two-way
+        contact) admits it; only silence (`alive` false) makes an online peer lost.
+
+        A peer we still hear but that no longer hears us is not declared lost here: it is
+        the one that will act (it sees us silent), and shooting it back would turn a
+        one-way failure into a fence race that both sides lose."""
         rec = self.records[node_id]
         if node_id == self.local_id:
             return []
         if member:
             return self._heard(rec, incarnation, now)
-        if rec.state == NodeState.ONLINE:
+        heard = member if alive is None else alive
+        if rec.state == NodeState.ONLINE and not heard:
             return self._move(rec, NodeState.LOST, now, "silent past the token timeout")
         return []
 

@@ -7,13 +7,12 @@ exactly one half quorate; the other half stops and does not fence.
 
 `QuorumDisk` runs in a dedicated thread. Every interval it opens the device, writes its
 slot (direct, synchronous), reads every slot, updates liveness and the election
-(qdisk_elect), and publishes a `QdiskView`. `snapshot()` only takes a lock and compares
-times, so it never waits for the disk: a cycle stuck in the kernel (a dead path, a
-frozen device) simply makes the next snapshot say "not answering" once it has lasted
-longer than the I/O budget (tko/2). The same budget bounds how long a view stays valid,
-and a node whose last good cycle is older than that drops its bid or mastership before
-it writes again: it can never act on a view the others may already have overruled
-(they need a full tko of silence to declare it dead).
+(qdisk_protocol, qdisk_elect), and publishes a `QdiskView`. `snapshot()` only takes a
+lock and compares times, so it never waits for the disk. A view stays usable for the
+I/O budget (tko/2) after the start of the cycle that produced it: a failed cycle is
+reported in `error` but costs nothing until then, while a cycle stuck in the kernel (a
+dead path, a frozen device) or repeated failures make the view expire and the disk
+"not answering" / unavailable, long before the others may declare this node dead.
 """
 
 from __future__ import annotations
@@ -67,7 +66,8 @@ class QdiskView:
 
     `votes` is what the disk is worth to the partition that holds `master` (0 while
     unavailable or without a master); `score_ok` false means this node must give up its
-    own vote and its services."""
+    own vote and its services. `error` may be set while `available` is still true: the
+    latest cycle failed but the last good view has not expired yet."""
 
     available: bool
     error: str
@@ -193,7 +193,11 @@ class QuorumDisk:
             image = dev.read_image()
             read_end = time.monotonic()
         if image.header.uuid != self._header.uuid:
+            # Every slot was wiped, ours included: what we knew is void at once.
             self._header = None
+            self._proto.attach()
+            with self._lock:
+                self._view = self._view_time = None
             raise QdiskError(f"{self.config.device}: the disk was initialised again "
                              f"(its uuid changed): rejoining")
         return image, read_start, read_end
@@ -235,9 +239,9 @@ class QuorumDisk:
             state=proto.state.name.lower(), reason=election.reason)
 
     def _failed(self, error: str) -> None:
-        dropped = self._proto.fail()
-        if dropped != Role.NONE:
-            log.warning("quorum disk: giving up %s: %s", dropped.name, error)
+        """A cycle failed. The last good view stays usable until it expires (see
+        qdisk_protocol); snapshot() reports the error meanwhile."""
+        log.warning("quorum disk: %s", error)
         with self._lock:
             self._error = error
 
@@ -265,9 +269,9 @@ class QuorumDisk:
             state = "stopped" if stopping else view.state if view is not None else "init"
             return _unavailable(problem, score, state)
         if score.ok or not view.i_am_master:
-            return replace(view, my_score=score.score, score_ok=score.ok)
-        return replace(view, my_score=score.score, score_ok=False, i_am_master=False,
-                       master=None, votes=0)
+            return replace(view, error=error, my_score=score.score, score_ok=score.ok)
+        return replace(view, error=error, my_score=score.score, score_ok=False,
+                       i_am_master=False, master=None, votes=0)
 
     def _problem(self, now: float, view_time: float | None, busy: float | None,
                  error: str, stopping: bool) -> str:
@@ -278,12 +282,10 @@ class QuorumDisk:
         if busy is not None and now - busy > budget:
             return (f"{self.config.device}: not answering: I/O pending for "
                     f"{now - busy:.1f} s")
-        if error:
-            return error
         if view_time is None:
-            return "starting: the disk has not been read yet"
+            return error or "starting: the disk has not been read yet"
         if now - view_time > budget:
-            return f"stale: no complete cycle for {now - view_time:.1f} s"
+            return error or f"stale: no complete cycle for {now - view_time:.1f} s"
         return ""
 
 def _unavailable(error: str, score: Score, state: str) -> QdiskView:

@@ -9,10 +9,13 @@ tko = 10                   # intervals of silence before a node is dead on disk
 votes = 1                  # what the disk adds to the master's partition
 master_wins = true         # the disk's votes go to the master's partition only
 min_score = 0              # 0: more than half of the heuristics' total score
-heuristics = [
-  { command = ["ping", "-c1", "-W1", "198.51.100.1"], score = 1, interval_ms = 2000,
-    timeout_ms = 1500 },
-]
+
+[[qdisk.heuristics]]       # or: heuristics = [ { command = [...], score = 1 }, ... ]
+command = ["ping", "-c1", "-W1", "198.51.100.1"]
+score = 1
+interval_ms = 2000
+timeout_ms = 1500
+tko = 1                    # failures in a row before it stops counting
 ```
 Commands are argument arrays, never shell strings: write `["sh", "-c", "..."]` to get
 a shell.

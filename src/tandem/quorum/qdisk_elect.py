@@ -20,16 +20,16 @@ then reads every slot, then decides (write-before-read every cycle). The rules:
    no other live or unknown slot shows BID or MASTER, no slot is unreadable, and every
    other node alive on disk votes for it. Seeing a master, or a lower-id bidder, it
    withdraws; seeing a higher-id bidder, it waits.
-4. A master stays master while its score passes and its cycles succeed (the runner
-   drops every role when a cycle fails or the view goes stale); it yields to a
-   lower-id master if it ever sees one.
+4. A master stays master while its score passes and its view stays valid (the
+   protocol drops every role when a cycle begins after the last good view expired);
+   it yields to a lower-id master if it ever sees one.
 
 Why two masters never coexist: suppose X and Y both became master. X wrote BID (write
 Wx), then read (Rx) without seeing Y's BID; likewise Wy < Ry. Each keeps BID or MASTER
 in its slot from that write on. Since Rx did not see Wy, Rx ended before Wy landed, so
 Wx < Rx < Wy < Ry, and Ry saw X's BID or MASTER: Y cannot have claimed. Ignoring a dead
 slot is safe because a node that was silent that long drops its role before it writes
-again (see qdisk.QuorumDisk: its view expires after tko/2, long before the others may
+again (see qdisk_protocol: its view expires after tko/2, long before the others may
 declare it dead). Votes add the agreement of every live node on top of this exclusion.
 """
 

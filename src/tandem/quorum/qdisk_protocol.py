@@ -1,15 +1,18 @@
 """One node's side of the quorum disk protocol, without I/O, threads or clocks of its own.
 
-A cycle is: `begin(now)`, write `slot(...)`, read every slot, then `finish(...)` (or
-`fail()` if the write or the read went wrong). Keeping this apart from the thread and
-the device lets tests drive many nodes through arbitrary interleavings and stalls
-against one shared dictionary of slots and check that two masters never coexist.
+A cycle is: `begin(now)`, write `slot(...)`, read every slot, then `finish(...)`. A
+cycle whose write or read fails (or takes longer than the I/O budget) simply has no
+`finish`. Keeping this apart from the thread and the device lets tests drive many nodes
+through arbitrary interleavings and stalls against one shared dictionary of slots and
+check that two masters never coexist.
 
 The timing rule that makes ignoring dead nodes safe lives here: a view is valid for
-`io_budget_s` (tko/2) after the start of the cycle that produced it; a node beginning a
-cycle after its last good view expired drops its bid or mastership before writing, and
-one silent for more than tko (the others may have declared it dead) rejoins as EVICTED
-with a new incarnation and bids again only after a further tko.
+`io_budget_s` (tko/2) after the start of the cycle that produced it, because nobody
+can declare us dead before a full tko of silence. So a failed cycle changes nothing at
+once (one I/O error does not cost the cell its master), but a node that begins a cycle
+after its last good view expired drops its bid or mastership before writing, and one
+silent for more than tko (the others may have declared it dead) rejoins as EVICTED with
+a new incarnation and bids again only after a further tko.
 """
 
 from __future__ import annotations
@@ -64,8 +67,9 @@ class DiskProtocol:
         return self.last_good is not None and now - self.last_good <= self.config.io_budget_s
 
     def attach(self) -> None:
-        """(Re)attached to a disk: forget what we knew about its slots."""
+        """(Re)attached to a disk: forget what we knew about its slots, claim nothing."""
         self.tracks, self.peers = {}, []
+        self.role = Role.NONE
         if self.state != SlotState.EVICTED:
             self.state = SlotState.INIT
 
@@ -90,11 +94,6 @@ class DiskProtocol:
                     max_score=min(score.max_score, _U16), score_ok=score.ok,
                     state=self.state, role=self.role, vote=self.vote, seen=self.seen,
                     name=self.node_name)
-
-    def fail(self) -> Role:
-        """The cycle's write or read failed: give up any claim. Returns the role dropped."""
-        dropped, self.role = self.role, Role.NONE
-        return dropped
 
     def finish(self, records: Iterable[SlotRecord], score_ok: bool, start: float,
                read_start: float, read_end: float) -> Election:
