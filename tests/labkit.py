@@ -68,13 +68,14 @@ def cell_config(name: str, *, nodes: int = 2, rings: int = 2, bmc: bool = True,
                 disks: str = '[ { name = "shared", size = "64M", format = "ext4" } ]',
                 private_dirs: str = '["/etc/HA"]', extra: str = "",
                 node_extra: dict[int, str] | None = None, fencing: bool = False,
-                bmc_net: bool = False, cluster_extra: str = "") -> str:
+                bmc_net: bool = False, cluster_extra: str = "",
+                timing: str = "heartbeat_ms = 100\ntoken_ms = 600\nfence_check_s = 2\n") -> str:
     """A complete cell configuration in the test topology (198.51.100.0/24 admin,
     203.0.113.0/24 backbone, BMCs at 198.51.100.10N). `fencing` adds an ipmi fence
     level per node (fencing node1 is delayed: it wins fence races)."""
     head = [f'[cluster]\nname = "{name}"\nkey_file = "/etc/tandem/cluster.key"\n'
             f"{cluster_extra}",
-            "[timing]\nheartbeat_ms = 100\ntoken_ms = 600\nfence_check_s = 2\n",
+            f"[timing]\n{timing}",
             "[networks.admin]\nring = 0\n"]
     if rings > 1:
         head.append("[networks.backbone]\nring = 1\n")

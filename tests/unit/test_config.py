@@ -173,3 +173,16 @@ def test_mutated_configs_never_crash(path: tuple[Any, ...], value: Any, delete: 
         parse_config(text, "mutated.toml")
     except ConfigError as exc:
         assert str(exc).startswith("mutated.toml")
+
+
+def test_quorum_disk_section() -> None:
+    disk = '[qdisk]\ndevice = "/dev/tandem/qd"\nlabel = "q"\ninterval_ms = 200\ntko = 5\n'
+    config = parse_config(cell_config("q", extra=disk))
+    assert config.qdisk is not None and config.qdisk.tko_s == 1.0
+    assert not config.two_node and config.total_votes == 3  # two nodes + the disk
+    forced = cell_config("q", extra=disk).replace('name = "q"\n', 'name = "q"\ntwo_node = true\n',
+                                                  1)
+    with pytest.raises(ConfigError, match="two_node = false"):
+        parse_config(forced, "q.toml")
+    with pytest.raises(ConfigError, match=r"qdisk.device"):
+        parse_config(cell_config("q", extra='[qdisk]\ndevice = "relative"\n'), "q.toml")

@@ -14,6 +14,7 @@ from tandem.cli import (
     demo_cmd,
     ha_cmd,
     lab_cmd,
+    qdisk_cmd,
     status_cmd,
     svc_cmd,
 )
@@ -35,6 +36,7 @@ REGISTRARS: list[Callable[[Sub], None]] = [
     config_cmd.register,
     agent_cmd.register,
     ha_cmd.register,
+    qdisk_cmd.register,
 ]
 
 # Library errors whose message is meant for the operator as it stands.

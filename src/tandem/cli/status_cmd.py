@@ -65,6 +65,15 @@ def render_status(status: dict[str, Any]) -> None:
             " ".join(f"{k}:{v}" for k, v in n["rings"].items()) or "-",
             time.strftime("%H:%M:%S", time.localtime(n["since"]))]
            for n in status["nodes"]])
+    qdisk = status.get("qdisk")
+    if qdisk:
+        nodes = ", ".join(f"{n['name']}:{'alive' if n['alive'] else 'dead'}/{n['score']}"
+                          for n in qdisk["nodes"])
+        print(f"Quorum Disk {qdisk['device']}: {'online' if qdisk['online'] else 'OFFLINE'}"
+              f", master {qdisk['master'] or 'none'}, {qdisk['votes']} vote(s), "
+              f"score {qdisk['my_score']}/{qdisk['max_score']}"
+              + (f", {nodes}" if nodes else "") + (f" ({qdisk['error']})" if qdisk["error"]
+                                                   else ""))
     rings = ", ".join(f"{r['network']} (ring {r['ring']}) {r['state']}"
                       for r in status["rings"])
     print(f"\nRings: {rings}" + ("  -- redundancy degraded" if status["redundancy_degraded"]

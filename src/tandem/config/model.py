@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tandem.quorum.qdisk_config import QdiskDef
 
 FenceType = Literal["ipmi", "external", "manual"]
 Recovery = Literal["restart", "relocate", "disable"]
@@ -190,6 +193,7 @@ class ClusterConfig:
     nodes: tuple[NodeDef, ...] = ()
     fence_devices: tuple[FenceDeviceDef, ...] = ()
     services: tuple[ServiceDef, ...] = ()
+    qdisk: QdiskDef | None = None
     lab: LabDef | None = None
 
     def node(self, name: str) -> NodeDef:
@@ -230,5 +234,7 @@ class ClusterConfig:
 
     @property
     def total_votes(self) -> int:
-        """Votes that the configuration expects when every member is present."""
-        return self.expected_votes or sum(n.votes for n in self.nodes)
+        """Votes that the configuration expects when every member (and the quorum disk,
+        if any) is present."""
+        disk = self.qdisk.votes if self.qdisk is not None else 0
+        return self.expected_votes or sum(n.votes for n in self.nodes) + disk

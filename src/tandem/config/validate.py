@@ -100,6 +100,14 @@ def _check_fencing(config: ClusterConfig, fail: _Failer) -> None:
 
 
 def _check_quorum(config: ClusterConfig, fail: _Failer) -> None:
+    if config.qdisk is not None:
+        if config.two_node:
+            raise fail("cluster.two_node", "a quorum disk replaces two-node mode: set "
+                                           "two_node = false (expected votes: nodes + disk)")
+        too_high = [n.id for n in config.nodes if n.id > 16]
+        if too_high:
+            raise fail("qdisk", f"a quorum disk has slots for node ids 1..16; "
+                                f"ids {too_high} do not fit")
     if config.two_node:
         if len(config.nodes) != 2:
             raise fail("cluster.two_node", f"two_node needs exactly 2 nodes, "

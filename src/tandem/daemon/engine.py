@@ -19,6 +19,7 @@ from typing import Any
 
 from tandem.config import ClusterConfig, ConfigError, parse_config
 from tandem.daemon.configpush import ConfigAssembler, config_chunks, install
+from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
@@ -65,6 +66,7 @@ class PeerReport:
 
     members: frozenset[int] = frozenset()
     quorate: bool = False
+    withdrawn: bool = False
     config_version: int = 0
     fenced: dict[int, tuple[int | None, float]] = field(default_factory=dict)
 
@@ -104,6 +106,7 @@ class Engine:
                              self.paths.state_dir / "fence-history.json", self._transitions)
         self.svc = ServiceSync(config, self.local.id, self.paths.state_dir, self.events,
                                self._state_changed)
+        self.disk = DiskQuorum(config, self.local)
         self.fence_checks = FenceDeviceChecker(config, self.local.name, self.events,
                                                config.timing.fence_check_s)
         self.wake = asyncio.Event()
@@ -143,6 +146,7 @@ class Engine:
             config_version=self.config.config_version,
             hears=lambda: self.view.alive if self.view else (), extra=self._heartbeat_extra)
         self.heartbeat.start()
+        self.disk.start()
         loop = asyncio.get_running_loop()
         self._probe = loop.create_task(self.svc.local.probe(), name="probe")
         self._checks = loop.create_task(self.fence_checks.run(), name="fence-checks")
@@ -188,13 +192,15 @@ class Engine:
             await self.heartbeat.stop()
         if self.rings is not None:
             await self.rings.aclose()
+        await asyncio.to_thread(self.disk.stop)
         self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
 
     # -- messages ------------------------------------------------------------------------
     def _heartbeat_extra(self) -> dict[str, Any]:
         members = sorted(self.view.members) if self.view else [self.local.id]
         fenced = {str(n): [inc, at] for n, (inc, at) in self.ledger.fenced_records().items()}
-        return {"m": members, "q": self.quorum.quorate, "f": fenced}
+        return {"m": members, "q": self.quorum.quorate, "f": fenced,
+                "w": not self.disk.score_ok()}
 
     def _on_message(self, msg: Message, ring: int, now: float) -> None:
         if msg.msg_type == MsgType.HEARTBEAT:
@@ -218,6 +224,7 @@ class Engine:
             self.wake.set()  # a peer joining or a view changing: decide now
         report.members = members
         report.quorate = bool(extra.get("q", False))
+        report.withdrawn = bool(extra.get("w", False))
         fenced = extra.get("f", {})
         if isinstance(fenced, dict):
             report.fenced = {int(k): (v[0], float(v[1])) for k, v in fenced.items()
@@ -329,7 +336,9 @@ class Engine:
             nodes={i: NodeFacts(r.state, r.retry_at, self.fencer.fenceable(i))
                    for i, r in self.ledger.records.items()},
             fencing=self.fencer.running,
-            startup_grace_over=now - self.started > self.startup_grace_s)
+            startup_grace_over=now - self.started > self.startup_grace_s,
+            evicted=self.withdrawn(self.view.members if self.view else frozenset())
+            - {self.local.id})
 
     @property
     def startup_grace_s(self) -> float:
@@ -353,15 +362,29 @@ class Engine:
     def ring_name(self, ring: int) -> str:
         return next((r.name for r in self.config.rings if r.ring == ring), "?")
 
+    def withdrawn(self, members: frozenset[int]) -> frozenset[int]:
+        """Members that gave up their vote (their quorum disk heuristics fail)."""
+        found = {m for m in members if m in self.reports and self.reports[m].withdrawn}
+        if not self.disk.score_ok():
+            found.add(self.local.id)
+        return frozenset(found)
+
     def _update_quorum(self, view: MembershipView) -> None:
         members = view.members
         if members == frozenset(self.ids):
             self.seen_all = True
+        withdrawn = self.withdrawn(members)
         quorum = compute_quorum(QuorumInputs(
             expected_votes=self.config.expected_votes,
-            node_votes={n.id: n.votes for n in self.config.nodes}, present=members,
-            two_node=self.config.two_node, wait_for_all=self.config.wait_for_all,
-            seen_all_since_boot=self.seen_all, operator_unblocked=self.unblocked))
+            node_votes={n.id: 0 if n.id in withdrawn else n.votes for n in self.config.nodes},
+            present=members, two_node=self.config.two_node,
+            wait_for_all=self.config.wait_for_all, seen_all_since_boot=self.seen_all,
+            operator_unblocked=self.unblocked, qdisk_votes=self.disk.configured_votes,
+            qdisk_owned_by_partition=self.disk.owned_by(members)))
+        if self.local.id in withdrawn:
+            quorum = QuorumState(False, quorum.total_votes, quorum.needed,
+                                 "not quorate: this node's quorum disk heuristics fail "
+                                 "(it gave up its vote and its services)")
         if quorum.quorate != self.quorum.quorate:
             self.events.add("quorum", node=self.local.name, detail=quorum.reason,
                             quorate=quorum.quorate)
@@ -369,7 +392,7 @@ class Engine:
                 self.fencer.cancel_all()
         self.quorum = quorum
         reported = {m: self.reports[m].members for m in members if m in self.reports}
-        coordinator = coordinator_of(self.local.id, members, reported) \
+        coordinator = coordinator_of(self.local.id, members, reported, withdrawn) \
             if quorum.quorate else None
         if coordinator != self.coordinator:
             who = self.ids.get(coordinator, "none") if coordinator else "none"

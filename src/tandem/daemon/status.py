@@ -64,6 +64,7 @@ def engine_status(engine: Engine) -> dict[str, Any]:
         "transport": engine.rings.stats() if engine.rings else {},
         "heartbeat": _heartbeat_stats(engine),
         "services": engine.svc.status(),
+        "qdisk": engine.disk.status(engine.ids),
         "probed": engine.svc.local.probed,
         "uptime_s": round(now_mono - engine.started, 1),
     }

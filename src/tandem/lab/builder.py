@@ -86,6 +86,7 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
         progress(f"creating disk {disk.name} ({disk.size_bytes >> 20} MiB, {disk.format})")
         record.disks.append(create_disk(names, disk))
         record.save()
+    _init_quorum_disk(config, record)
     record.host_dirs_created = _prepare_host_mountpoints(config)
     record.save()
     _prepare_node_roots(config, names)
@@ -100,6 +101,20 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
         control.power_on(node.name)
     record.complete = True
     record.save()
+
+
+def _init_quorum_disk(config: ClusterConfig, record: LabRecord) -> None:
+    """A [qdisk] on one of the lab's raw disks is initialised like `tandem qdisk init`."""
+    if config.qdisk is None:
+        return
+    for disk in record.disks:
+        if LabNames.disk_path_in_node(disk.name) == config.qdisk.device:
+            if disk.format != "none":
+                raise LabError(f"{config.source}: qdisk.device {config.qdisk.device} is a "
+                               f"{disk.format} disk; a quorum disk needs format = \"none\"")
+            from tandem.quorum.qdisk_device import init_disk
+
+            init_disk(disk.loop, config.qdisk.label, cell=config.name)
 
 
 def _check_key_file(config: ClusterConfig) -> None:

@@ -17,17 +17,20 @@ from tandem.membership.ledger import NodeState
 
 
 def coordinator_of(local_id: int, members: frozenset[int],
-                   reported: Mapping[int, frozenset[int]]) -> int | None:
+                   reported: Mapping[int, frozenset[int]],
+                   excluded: frozenset[int] = frozenset()) -> int | None:
     """The coordinator as the local node sees it (None while members disagree about
-    the local node being lowest)."""
-    if not members:
+    the local node being lowest). `excluded` nodes (that gave up their vote) are never
+    candidates."""
+    candidates = members - excluded
+    if not candidates:
         return None
-    lowest = min(members)
+    lowest = min(candidates)
     if lowest != local_id:
         return lowest
-    for member in members - {local_id}:
+    for member in candidates - {local_id}:
         theirs = reported.get(member)
-        if theirs is None or min(theirs | {member}) != local_id:
+        if theirs is None or min((theirs - excluded) | {member}) != local_id:
             return None
     return local_id
 
@@ -52,6 +55,7 @@ class NodeView:
     nodes: Mapping[int, NodeFacts]
     fencing: frozenset[int] = field(default_factory=frozenset)
     startup_grace_over: bool = False
+    evicted: frozenset[int] = field(default_factory=frozenset)
 
 
 def decide_fencing(view: NodeView) -> list[Action]:
@@ -69,4 +73,6 @@ def decide_fencing(view: NodeView) -> list[Action]:
             actions.append(Fence(node_id, "unclean: retrying fencing"))
         elif facts.state == NodeState.UNKNOWN and view.startup_grace_over:
             actions.append(Fence(node_id, "never seen since start: startup fencing"))
+        elif node_id in view.evicted and facts.state == NodeState.ONLINE:
+            actions.append(Fence(node_id, "its quorum disk heuristics fail: evicted"))
     return actions

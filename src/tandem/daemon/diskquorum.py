@@ -1,0 +1,60 @@
+"""The engine's side of the quorum disk: runs the disk's own thread and turns its view
+into what quorum needs (the disk's votes, this node's standing) and what status shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tandem.config import ClusterConfig, NodeDef
+from tandem.quorum.qdisk import QdiskView, QuorumDisk
+
+
+class DiskQuorum:
+    """The quorum disk of this node, if the cell has one (all methods are no-ops
+    otherwise). Its I/O runs in its own thread: reading the view never blocks."""
+
+    def __init__(self, config: ClusterConfig, local: NodeDef) -> None:
+        self.config = config
+        self.runner = (QuorumDisk(config.qdisk, local.id, node_name=local.name,
+                                  cell=config.name) if config.qdisk is not None else None)
+
+    def start(self) -> None:
+        if self.runner is not None:
+            self.runner.start()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+
+    def view(self) -> QdiskView | None:
+        return self.runner.snapshot() if self.runner is not None else None
+
+    @property
+    def configured_votes(self) -> int:
+        return self.config.qdisk.votes if self.config.qdisk is not None else 0
+
+    def owned_by(self, members: frozenset[int]) -> bool:
+        """Do the disk's votes belong to the partition made of `members`?"""
+        view = self.view()
+        return bool(view and view.available and view.votes > 0 and view.master in members)
+
+    def score_ok(self) -> bool:
+        """False when this node's heuristics fail: it must give up its vote and services."""
+        view = self.view()
+        return view is None or view.score_ok
+
+    def status(self, names: dict[int, str]) -> dict[str, Any] | None:
+        view = self.view()
+        if view is None or self.config.qdisk is None:
+            return None
+        return {
+            "device": self.config.qdisk.device, "label": self.config.qdisk.label,
+            "online": view.available, "state": view.state, "error": view.error,
+            "master": names.get(view.master) if view.master is not None else None,
+            "votes": view.votes, "configured_votes": self.config.qdisk.votes,
+            "my_score": view.my_score, "max_score": view.max_score,
+            "score_ok": view.score_ok,
+            "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,
+                       "score": disk.score, "alive": disk.alive}
+                      for node_id, disk in sorted(view.nodes.items())],
+        }
