@@ -39,7 +39,7 @@ def measure(args: argparse.Namespace) -> int:
     for variant in chosen:
         with started(variant, say) as stack:
             results.append((variant, repeat(stack, "failover", args.runs, say)))
-    found = compare.entries(results, TARGETS)
+    found = compare.entries(results, TARGETS, args.runs)
     markdown = (INTRO + compare.table(found, "outage") + "\n" + breakdown_text(found)
                 + compare.targets_text(found, " (with no healthy node ever fenced)"))
     print(markdown)

@@ -40,7 +40,7 @@ def measure(args: argparse.Namespace) -> int:
     for variant in chosen:
         with started(variant, say) as stack:
             results.append((variant, repeat(stack, "relocation", args.runs, say)))
-    found = compare.entries(results, TARGETS)
+    found = compare.entries(results, TARGETS, args.runs)
     markdown = (INTRO + compare.table(found, "gap") + "\n"
                 + compare.targets_text(found, ""))
     print(markdown)

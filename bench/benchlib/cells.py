@@ -9,6 +9,7 @@ figures differ only by the software under test.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,10 @@ def cell_text(profile: Profile | None = None, *, peer_dirs: bool = False) -> str
         text = _replace_one(text, r"^heartbeat_ms\s*=.*$", f"heartbeat_ms = {profile.heartbeat_ms}")
         text = _replace_one(text, r"^token_ms\s*=.*$", f"token_ms = {profile.token_ms}")
     if peer_dirs:
-        match = re.search(r"^private_dirs\s*=\s*\[(.*)\]\s*$", text, flags=re.MULTILINE)
-        if match is None:
-            raise BenchError(f"{DEMO_CELL}: no [lab] private_dirs line")
-        quoted = ", ".join(f'"{d}"' for d in PEER_PRIVATE_DIRS)
-        text = text[:match.end(1)] + ", " + quoted + text[match.end(1):]
+        current = tomllib.loads(text).get("lab", {}).get("private_dirs", [])
+        wanted = [*current, *(d for d in PEER_PRIVATE_DIRS if d not in current)]
+        line = "private_dirs = [" + ", ".join(f'"{d}"' for d in wanted) + "]"
+        text = _replace_one(text, r"^private_dirs\s*=.*$", line)
     return text
 
 

@@ -103,6 +103,13 @@ def one_relocation(stack: Stack) -> Run:
                data_kept=(token in answer.body) if answer else None)
 
 
+def _diagnosis(stack: Stack) -> str:
+    try:
+        return stack.diagnose()
+    except (BenchError, LabError, OSError) as exc:
+        return f"(no diagnosis: {exc})"
+
+
 def repeat(stack: Stack, kind: str, runs: int, say: Say) -> list[Run]:
     """`runs` failovers or relocations; the cell is made whole again after each."""
     measure = one_failover if kind == "failover" else one_relocation
@@ -124,5 +131,7 @@ def repeat(stack: Stack, kind: str, runs: int, say: Say) -> list[Run]:
             stack.recover()
         except (BenchError, LabError) as exc:
             say(f"{stack.label}: the cell did not come back ({exc}); stopping this series")
+            run.diagnosis = _diagnosis(stack)
+            say(run.diagnosis)
             break
     return results

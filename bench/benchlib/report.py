@@ -76,12 +76,17 @@ def times(value: float | None) -> str:
 def environment() -> dict[str, Any]:
     """Where and with what the figures were taken."""
     src = Path(tandem.__file__).resolve().parents[2]
-    commit = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True, check=False).stdout.strip()
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(src), *args], capture_output=True,
+                              text=True, check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
     return {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "kernel": platform.release(), "cpus": os.cpu_count(),
             "python": platform.python_version(), "tandem_source": str(src),
-            "tandem_commit": commit or None}
+            "tandem_commit": commit or None,
+            "tandem_src_modified": bool(git("status", "--porcelain", "src")) if commit
+            else None}
 
 
 def write_results(name: str, data: dict[str, Any], markdown: str) -> list[Path]:
@@ -113,16 +118,19 @@ def dot_chart(path: Path, title: str, series: list[tuple[str, list[float]]],
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.5 + 0.45 * max(len(series), 1)), dpi=100)
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.4 * max(len(series), 1)), dpi=100)
     for row, (_, values) in enumerate(series):
         ax.scatter([v / 1000 for v in values], [row] * len(values), s=14, alpha=0.6)
         if values:
             ax.plot([statistics.median(values) / 1000] * 2, [row - 0.3, row + 0.3],
                     color="black", linewidth=2)
-    for label, value in targets:
-        ax.axvline(value / 1000, linestyle="--", linewidth=1, color="grey")
-        ax.annotate(label, (value / 1000, len(series) - 0.5), fontsize=7, color="grey",
-                    rotation=90, va="top", ha="right")
+    styles = ("--", ":", "-.")
+    for index, (label, value) in enumerate(targets):
+        ax.axvline(value / 1000, linestyle=styles[index % len(styles)], linewidth=1,
+                   color="grey", label=label)
+    if targets:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25),
+                  ncol=len(targets), frameon=False)
     ax.set_yticks(range(len(series)), [label for label, _ in series], fontsize=8)
     ax.invert_yaxis()
     if log:

@@ -22,6 +22,7 @@ class Run:
     data_kept: bool | None = None
     breakdown: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    diagnosis: str | None = None  # the stack's state when the cell did not come back
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -30,6 +31,17 @@ class Run:
                 data[key] = round(data[key], 1)
         data["fault_at"] = round(self.fault_at, 3)
         return data
+
+
+def answer_after_outage(samples: list[Sample], fault_at: float) -> Sample | None:
+    """The client's first answer after its first failure after the fault (None yet).
+    Answers in between the fault and that failure come from the old owner while its
+    power is being cut (killing a node's processes takes a few milliseconds)."""
+    after = [s for s in samples if s.at > fault_at]
+    first_failure = next((i for i, s in enumerate(after) if not s.ok), None)
+    if first_failure is None:
+        return None
+    return next((s for s in after[first_failure:] if s.ok), None)
 
 
 def client_gap_ms(samples: list[Sample], since: float) -> float | None:

@@ -10,6 +10,8 @@ node that came back is a backup again.
 
 from __future__ import annotations
 
+import time
+
 from benchlib.cells import service_params, service_vip
 from benchlib.errors import BenchError
 from benchlib.labs import Lab
@@ -46,6 +48,7 @@ class KeepalivedStack(PeerStack):
     """keepalived + busybox httpd on both nodes."""
 
     family = "keepalived"
+    content_dir = "/run/web"  # private to each node (and to each boot): a tmpfs
 
     def __init__(self, lab: Lab, setting: str, say: Say, advert_s: float) -> None:
         super().__init__(lab, setting, say)
@@ -54,6 +57,10 @@ class KeepalivedStack(PeerStack):
         self.interface = str(ip["interface"])
         self.vip_cidr = str(ip["address"])
         self.vip = service_vip(lab.config)
+        self._started: dict[str, float] = {}
+        # A backup that started less than Master_Down_Interval (3 adverts + skew) ago
+        # has not heard the master yet and may claim the address: not settled.
+        self.settle_s = 4 * advert_s + 1.0
 
     def start(self) -> str:
         for index, node in enumerate(self.lab.node_names()):
@@ -70,11 +77,13 @@ class KeepalivedStack(PeerStack):
 
     def start_node(self, node: str) -> None:
         self.boot_namespace(node)
+        self.node_run(node, ["mkdir", "-p", self.content_dir])
         self.node_spawn(node, ["busybox", "httpd", "-f", "-p", "80", "-h", self.content_dir],
                         "httpd")
         self._spawn_keepalived(node)
 
     def _spawn_keepalived(self, node: str) -> None:
+        self._started[node] = time.monotonic()
         self.node_spawn(node, [EXE, "--dont-fork", "--log-console", "--log-detail",
                                "--no-syslog", "--vrrp", "-f", CONF], "keepalived")
 
@@ -111,7 +120,14 @@ class KeepalivedStack(PeerStack):
         backups = [n for n, s in states.items() if s == "BACKUP"]
         if len(masters) != 1 or len(backups) != len(states) - 1:
             return None
+        if any(time.monotonic() - self._started.get(n, 0.0) < self.settle_s for n in backups):
+            return None
         return masters[0] if self.owner() == masters[0] else None
+
+    def diagnose(self) -> str:
+        return "\n".join(f"{node}: power {self.lab.control.power(node).power}, VRRP "
+                         f"{self._state(node)}, holds the address: {self._holds_vip(node)}"
+                         for node in self.lab.node_names())
 
     def relocate(self, target: str) -> None:
         """Stop keepalived on the master (it sends a priority-0 advert, so the backup

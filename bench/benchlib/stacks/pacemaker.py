@@ -89,7 +89,14 @@ class PacemakerStack(PeerStack):
         self.node_spawn(node, ["pacemakerd"], "pacemakerd-stdout")
 
     def _check_mountpoint(self, node: str) -> None:
-        """Refuse to let the Filesystem agent near anything but a plain directory."""
+        """Refuse to let the Filesystem agent near anything but a plain directory.
+
+        If the mount point were itself a mount (as a lab private directory is: a bind
+        mount of the machine's root disk), the agent would take it for the shared disk,
+        "stop" it by unmounting every bind mount of the root disk and then signal every
+        process `fuser -m` names on it: with lab nodes sharing one PID space, that would
+        be every process of the machine (the stack's own PID namespace is the second
+        line of defence)."""
         path = self.content_dir
         done = self.node_run(node, ["sh", "-c", f"test -d {path} && ! mountpoint -q {path}"],
                              check=False)
@@ -172,6 +179,15 @@ class PacemakerStack(PeerStack):
             if device is None or device.get("role") != "Started":
                 return None
         return self._group_owner(mon)
+
+    def diagnose(self) -> str:
+        parts = []
+        for node in self.lab.node_names():
+            parts.append(f"== {node}: power {self.lab.control.power(node).power}")
+            if self.node_is_up(node):
+                done = self.node_run(node, ["crm_mon", "-1"], check=False)
+                parts.append((done.stdout or done.stderr).strip())
+        return "\n".join(parts)
 
     # -- act ---------------------------------------------------------------------------------
     def relocate(self, target: str) -> None:

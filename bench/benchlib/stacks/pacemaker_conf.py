@@ -17,17 +17,13 @@ from tandem.config import ClusterConfig
 
 FENCE_AGENT = "fence_benchlab"
 GROUP = "web"
-# Never the cell's own mount point: in a lab node /srv/web is itself a (bind) mount of
-# the machine's root file system, which the Filesystem agent would take for the shared
-# disk, "stop" by unmounting every bind mount of that disk and then signal every process
-# using it -- that is, every process of the machine, since lab nodes share one PID
-# namespace. A plain sub-directory is mounted only when the shared disk is.
-SUBDIR = "shared"
 
 
 def mountpoint(config: ClusterConfig) -> str:
-    """Where Pacemaker mounts the shared disk in a node (see SUBDIR)."""
-    return str(service_params(config, "fs")["mountpoint"]).rstrip("/") + "/" + SUBDIR
+    """Where the shared disk is mounted in a node (the cell's own mount point)."""
+    return str(service_params(config, "fs")["mountpoint"]).rstrip("/")
+
+
 MONITOR_S = {"fs": 5, "ip": 2, "process": 1}
 
 

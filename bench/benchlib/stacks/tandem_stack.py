@@ -1,4 +1,5 @@
-"""tandem itself, run by the lab exactly as `tandem demo` runs it."""
+"""tandem itself, in a lab started with `--start` (tandemd boots with each node), as
+`tandem demo` runs it; its failover breakdown comes from tandem's own timeline."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import Any
 
 from benchlib.cells import SERVICE
 from benchlib.errors import BenchError
-from benchlib.runs import Run
 from benchlib.stacks.base import Stack
-from tandem.lab.failover import node_status, run_failover
+from tandem.lab.failover import breakdown, engine_events, node_status
 
 
 class TandemStack(Stack):
@@ -42,13 +42,23 @@ class TandemStack(Stack):
         status = self._status()
         return _started_on(status) if status is not None else None
 
-    def failover(self) -> Run:
-        """run_failover: the same measurement `tandem demo` shows."""
-        result = run_failover(self.lab.control, self.lab.config, SERVICE, fault="crash")
-        return Run(outage_ms=result.outage_ms, from_node=result.from_node,
-                   to_node=result.to_node, fault_at=result.fault_at,
-                   victim_fenced=result.fenced,
-                   data_kept=result.data_kept, breakdown=dict(result.breakdown))
+    def explain(self, fault_at: float, victim: str, survivor: str | None) -> dict[str, Any]:
+        """tandem's breakdown from the survivor's event timeline (as `tandem demo`)."""
+        if survivor is None:
+            return {}
+        events = engine_events(self.lab.control, survivor)
+        return dict(breakdown(events, int(fault_at * 1000), victim))
+
+    def diagnose(self) -> str:
+        parts = []
+        for node in self.lab.node_names():
+            power = self.lab.control.power(node)
+            parts.append(f"== {node}: power {power.power} ({power.condition})")
+            if power.power == "on":
+                done = self.node_run(node, ["tandem", "status"], check=False)
+                parts.append((done.stdout or done.stderr).strip())
+            parts.append(self.console_tail(node))
+        return "\n".join(parts)
 
     def relocate(self, target: str) -> None:
         done = self.node_run(target, ["tandem", "svc", "relocate", SERVICE, "--node", target,

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tandem.cli.common import Sub
+from tandem.config.model import TimingDef
+from tandem.hpc.mgmt import config_admin
 from tandem.hpc.mgmt.context import (
     DEFAULT_CLUSTER_CONFIG,
     DEFAULT_ROOT,
@@ -24,7 +26,7 @@ from tandem.hpc.mgmt.context import (
     DEFAULT_TIMEOUT_S,
     MgmtContext,
 )
-from tandem.hpc.mgmt.errors import EXIT_FAILED, EXIT_OK, MgmtError
+from tandem.hpc.mgmt.errors import EXIT_FAILED, EXIT_OK, MgmtError, UsageProblem
 from tandem.hpc.mgmt.tools import TOOLS
 from tandem.hpc.mgmt.transport import CommandTransport, SshTransport, Transport
 
@@ -114,6 +116,118 @@ def register(sub: Sub) -> None:
         parser = tools.add_parser(name, help=tool.summary, description=tool.summary)
         add_options(parser, name)
         parser.set_defaults(func=lambda args, name=name: run_tool(name, args))
+    admin = tools.add_parser(CONFIG_ADMIN, help=CONFIG_ADMIN_SUMMARY,
+                             description=CONFIG_ADMIN_SUMMARY)
+    add_config_admin_options(admin)
+    admin.set_defaults(func=run_config_admin)
+
+
+CONFIG_ADMIN = "config-admin"
+CONFIG_ADMIN_SUMMARY = ("generate the cell configuration of the management-node pair "
+                        "(the manual's cs-config-admin) and explain it")
+
+
+def add_config_admin_options(parser: argparse.ArgumentParser) -> None:
+    """`config-admin [NODE [NODE]]` and its choices."""
+    timing = TimingDef()
+    parser.add_argument("nodes", nargs="*", metavar="NODE",
+                        help="the secondary node (this node is the other), or both nodes "
+                             "(default: ROOT/adminnodes)")
+    parser.add_argument("--root", type=Path, default=Path(_env("ROOT", str(DEFAULT_ROOT))),
+                        help="the /etc/HA directory to read (default %(default)s)")
+    parser.add_argument("--node-root", metavar="DIR",
+                        help="that directory as the nodes see it (default: --root)")
+    parser.add_argument("--inventory", type=Path, metavar="FILE",
+                        help="the nodes' addresses and BMCs (default ROOT/"
+                             f"{config_admin.INVENTORY_FILE})")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="write the configuration there (default: standard output, "
+                             "the explanation then goes to standard error)")
+    parser.add_argument("--name", default="mgmt", help="cluster name (default %(default)s)")
+    parser.add_argument("--key-file", default="/etc/tandem/cluster.key", metavar="FILE")
+    parser.add_argument("--config-version", type=int, metavar="N",
+                        help="default: one more than the version of --output, else 1")
+    parser.add_argument("--no-wait-for-all", dest="wait_for_all", action="store_false",
+                        help="let a node that boots alone act without seeing its peer")
+    parser.add_argument("--autostart", action="store_true",
+                        help=f"start {config_admin.SERVICE} by itself (default: by hand, "
+                             f"clusvcadm -e {config_admin.SERVICE})")
+    parser.add_argument("--fence-delay-ms", type=int, default=3000, metavar="MS",
+                        help="how long fencing the primary waits (it wins fence races)")
+    parser.add_argument("--heartbeat-ms", type=int, default=timing.heartbeat_ms, metavar="MS")
+    parser.add_argument("--token-ms", type=int, default=timing.token_ms, metavar="MS",
+                        help="silence after which a node is lost (default %(default)s)")
+    parser.add_argument("--command-timeout", type=float, default=120.0, metavar="S",
+                        help="deadline of each command of the lists (default %(default)g)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment for haservices and its commands (repeatable)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no explanation")
+
+
+def _choices(args: argparse.Namespace) -> config_admin.Choices:
+    env = {}
+    for word in args.env:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise UsageProblem(f"--env: expected KEY=VALUE, got {word!r}")
+        env[key] = value
+    if args.fence_delay_ms < 0 or args.command_timeout <= 0:
+        raise UsageProblem("--fence-delay-ms must be >= 0 and --command-timeout > 0")
+    return config_admin.Choices(
+        name=args.name, key_file=args.key_file, config_version=args.config_version,
+        wait_for_all=args.wait_for_all, autostart=args.autostart,
+        timing=TimingDef(heartbeat_ms=args.heartbeat_ms, token_ms=args.token_ms),
+        fence_delay_ms=args.fence_delay_ms, command_timeout_s=args.command_timeout,
+        env=env, node_root=args.node_root)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` in one step; mode 0600, since it may hold BMC passwords."""
+    partial = path.with_name(f".{path.name}.config-admin")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
+
+
+def run_config_admin(args: argparse.Namespace) -> int:
+    """Generate, write and explain; failures become one line and exit status 2/1."""
+    ctx = MgmtContext(root=args.root)
+    try:
+        choices = _choices(args)
+        nodes = config_admin.pick_nodes(ctx, args.nodes)
+        inventory = config_admin.load_inventory(
+            args.inventory or args.root / config_admin.INVENTORY_FILE)
+        files = config_admin.read_ha_files(ctx)
+        made = config_admin.generate(inventory, nodes, files, choices, output=args.output)
+        if args.output:
+            _write_private(args.output, made.text)
+    except MgmtError as exc:
+        print(f"{CONFIG_ADMIN}: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except OSError as exc:
+        print(f"{CONFIG_ADMIN}: error: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    report = sys.stdout if args.output else sys.stderr
+    if not args.output:
+        sys.stdout.write(made.text)
+        sys.stdout.flush()
+    if not args.quiet:
+        where = args.output or "standard output"
+        print(f"{CONFIG_ADMIN}: configuration of {nodes[0]} and {nodes[1]} written to "
+              f"{where}:", file=report)
+        for line in made.explanation:
+            print(f"  {line}", file=report)
+    for warning in made.warnings:
+        print(f"{CONFIG_ADMIN}: warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def config_admin_main(argv: list[str] | None = None) -> None:
+    """The console-script entry `cs-config-admin` (the manual's name)."""
+    parser = argparse.ArgumentParser(prog="cs-config-admin", description=CONFIG_ADMIN_SUMMARY)
+    add_config_admin_options(parser)
+    sys.exit(run_config_admin(parser.parse_args(argv)))
 
 
 def standalone(name: str) -> Callable[[], None]:

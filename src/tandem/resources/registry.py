@@ -9,7 +9,7 @@ from tandem.resources.base import ResourceAgent
 
 A = TypeVar("A", bound=type[ResourceAgent])
 _AGENTS: dict[str, type[ResourceAgent]] = {}
-BUILTIN_MODULES = ("dummy", "fs", "ip", "ocf", "process", "script")
+BUILTIN_MODULES = ("dummy", "fs", "haservices", "ip", "ocf", "process", "script")
 
 
 def register(cls: A) -> A:
