@@ -14,6 +14,7 @@ from tandem.resources.runner import describe
 
 GOOD: dict[str, dict[str, Any]] = {
     "dummy": {},
+    "haservices": {},
     "ip": {"address": "198.51.100.50/24", "interface": "eth0"},
     "fs": {"device": "/dev/tandem/shared", "mountpoint": "/srv/data"},
     "script": {"path": "/etc/init.d/httpd"},
@@ -104,6 +105,10 @@ SEMANTIC = [
     ("process", {"env": {"N": 3}}, "env.N: expected NAME"),
     ("process", {"user": "root;rm"}, "user: not a user name"),
     ("dummy", {"state_dir": "run"}, "state_dir: must be an absolute path"),
+    ("haservices", {"root": "etc/HA"}, "root: must be an absolute path"),
+    ("haservices", {"command": "haservices"}, "command: must be an absolute path"),
+    ("haservices", {"env": {"A-B": "x"}}, "env.A-B: not a variable name"),
+    ("haservices", {"command_timeout_s": -1.0}, "command_timeout_s: must be >= 0"),
 ]
 
 
@@ -120,7 +125,7 @@ def test_ipv6_and_labels_are_accepted() -> None:
 
 
 def test_unknown_agent_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match=r"known: dummy, fs, ip"):
+    with pytest.raises(KeyError, match=r"known: dummy, fs, haservices, ip"):
         get_agent("nope")
 
 

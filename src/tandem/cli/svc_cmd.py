@@ -14,6 +14,7 @@ from tandem.cli.common import Sub
 
 ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze")
 DEFAULT_TIMEOUT_S = 60.0
+FAILED_FOR_S = 5.0
 
 
 def register(sub: Sub) -> None:
@@ -68,8 +69,10 @@ def request_and_wait(action: str, service: str, node: str | None, timeout: float
     done = outcome_check(action, before, node, asked_at)
     deadline = time.monotonic() + timeout
     last = ""
+    failed_since: float | None = None
     while True:
-        row = service_row(call("status"), service)
+        status = call("status")
+        row = service_row(status, service)
         line = f"{service}: {row['state']}" + (f" on {row['owner']}" if row["owner"] else "") \
             + (f" ({row['note']})" if row["note"] else "")
         if line != last and say is not None:
@@ -78,7 +81,14 @@ def request_and_wait(action: str, service: str, node: str | None, timeout: float
         if done(row):
             print(line)
             return 0
-        if row["state"] == "failed" and action not in ("disable", "freeze"):
+        # "failed" can be a passing state: a failed stop is followed by fencing, and then
+        # by the recovery. It is the answer only once nothing is being fenced for a while.
+        if row["state"] == "failed" and not status.get("fencing"):
+            failed_since = failed_since or time.monotonic()
+        else:
+            failed_since = None
+        if failed_since is not None and time.monotonic() - failed_since > FAILED_FOR_S \
+                and action not in ("disable", "freeze"):
             print(f"tandem: {action} of {service} failed: {line}", file=sys.stderr)
             return 1
         if time.monotonic() > deadline:

@@ -26,12 +26,14 @@ from tandem.resources.base import (
     not_running,
     success,
 )
-from tandem.resources.mounts import Mount, device_number, mounts, mounts_of
+from tandem.resources.mounts import Mount, device_number, device_released, mounts, mounts_of
 from tandem.resources.registry import register
 from tandem.resources.unmount import COMMAND_CAP_S, Escalation, unmount
 from tandem.util.procrun import CommandError, CommandResult, CommandTimeout, run_command
 
 FSCK_OK = (0, 1)  # no errors, or errors corrected
+RELEASE_CHECKS = 5
+RELEASE_PAUSE_S = 0.05
 MAX_MOUNTS = 16  # bound on the mounts of one device that a stop takes down
 PROBE_SCRIPT = 'dd if=/dev/zero of="$1" bs=4096 count=1 oflag=dsync status=none && rm -f "$1"'
 
@@ -157,7 +159,7 @@ class FsAgent(ResourceAgent):
     async def stop(self) -> AgentResult:
         """Release the device: every mount of it in this node (one mount per device)."""
         notes: list[str] = []
-        lazy = False
+        lazy = unmounted = False
         for _ in range(MAX_MOUNTS):
             survey = await asyncio.to_thread(self._survey)
             targets = survey.mine + survey.elsewhere
@@ -166,14 +168,28 @@ class FsAgent(ResourceAgent):
             report = await unmount(targets[-1].mountpoint, self._device, self._escalation)
             if not report.ok:
                 return failure(f"cannot unmount {report.summary()}")
+            unmounted = True
             lazy |= report.lazy
             if report.steps != ["unmounted"]:
                 notes.append(report.summary())
         else:
             return failure(f"{self._device} is still mounted after {MAX_MOUNTS} unmounts")
+        if unmounted and not await self._released():
+            # Gone from our mount table, yet the file system lives on: a mount namespace
+            # we cannot see into (a container) or a detached mount still holds it. Another
+            # node mounting it now would be a double mount: this stop failed.
+            return failure(f"{self._device} was unmounted here but the file system is still "
+                           f"in use on this node (another mount namespace?)")
         if lazy:
             return success("LAZY unmount: " + " | ".join(notes))
         return success(" | ".join(notes) if notes else "not mounted")
+
+    async def _released(self) -> bool:
+        for _ in range(RELEASE_CHECKS):
+            if await asyncio.to_thread(device_released, self._device):
+                return True
+            await asyncio.sleep(RELEASE_PAUSE_S)
+        return False
 
     # -- status ------------------------------------------------------------------------------
     async def status(self) -> AgentResult:

@@ -1,0 +1,511 @@
+"""`tandem ha config-admin` (the manual's cs-config-admin): the cell configuration of a
+management-node pair, generated from the /etc/HA files and a small inventory of the
+two nodes, with a plain-language account of every part.
+
+The cluster database that should describe the nodes does not exist yet, so their
+addresses and BMCs come from an inventory file (TOML, same shapes as the cell
+configuration):
+
+    heartbeat = ["admin", "backbone"]        # optional: ring 0 first
+    [[nodes]]
+    name = "ns0"
+    networks.admin = { interface = "eth0", address = "10.1.0.1/16" }
+    bmc = { address = "10.2.0.1", user = "admin", password_file = "/etc/tandem/bmc.pw" }
+
+What is generated: both nodes (the first alphabetically is the primary: preferred for
+the service and the survivor of a fence race), every network of the nodes (heartbeat
+rings in the inventory's order), fencing through each node's BMC with an operator's
+confirmation as the last level, two-node quorum with wait-for-all, and the HA_NSM
+service: one `haservices` resource over /etc/HA, started by hand unless asked.
+The /etc/HA files are read to check that they fit the nodes (the virtual address sits
+on an interface both nodes have, the lists exist) and to explain what HA_NSM will do.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tandem.config import ClusterConfig, ConfigError, load_config, parse_config
+from tandem.config.model import DEFAULT_IPMI_PORT, BmcDef, NodeInterface, TimingDef
+from tandem.config.reader import Section
+from tandem.hpc.mgmt.context import MgmtContext
+from tandem.hpc.mgmt.datafile import Entry, absolute_path, parse_file
+from tandem.hpc.mgmt.errors import DataError, UsageProblem
+from tandem.hpc.mgmt.haip import DATA_FILE as IP_FILE
+from tandem.hpc.mgmt.haip import VirtualIp, ip_line
+from tandem.hpc.mgmt.hamount import DATA_FILE as MNTTAB_FILE
+from tandem.hpc.mgmt.hamount import SharedFs, mnttab_line
+from tandem.hpc.mgmt.nodes import DATA_FILE as ADMINNODES_FILE
+from tandem.hpc.mgmt.nodes import node_set
+
+INVENTORY_FILE = "inventory.toml"
+SERVICE = "HA_NSM"
+RESOURCE = "haservices"
+NODE_NAME_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
+IFNAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,14}"
+ACTION_TIMEOUT_S = 300.0  # the haservices agent's default start/stop timeout
+PER_COMMAND_S = 60.0  # longer lists get this much per command instead
+_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+# -- inputs -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InventoryNode:
+    """What the inventory says about one node."""
+
+    name: str
+    interfaces: tuple[NodeInterface, ...]
+    bmc: BmcDef | None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The nodes known before the cluster database exists."""
+
+    source: str
+    nodes: dict[str, InventoryNode]
+    heartbeat: tuple[str, ...] = ()
+
+    def node(self, name: str) -> InventoryNode:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            known = ", ".join(self.nodes) or "none"
+            raise DataError(f"{self.source}: no node {name!r} in the inventory "
+                            f"(it has: {known})") from None
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read the inventory file; DataError naming the file, key and problem."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: inventory file is missing (give --inventory FILE)") \
+            from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        top = Section(data, str(path))
+        top.only("heartbeat", "nodes")
+        nodes = [_inventory_node(sec) for sec in top.tables("nodes")]
+        heartbeat = tuple(top.strings("heartbeat"))
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+    found: dict[str, InventoryNode] = {}
+    for node in nodes:
+        if node.name in found:
+            raise DataError(f"{path}: node {node.name!r} is listed twice")
+        found[node.name] = node
+    return Inventory(str(path), found, heartbeat)
+
+
+def _inventory_node(sec: Section) -> InventoryNode:
+    sec.only("name", "networks", "bmc")
+    interfaces = []
+    nets = sec.table("networks")
+    for network, itf in nets.named_tables() if nets else ():
+        itf.only("interface", "address")
+        interfaces.append(NodeInterface(network, itf.req_string("interface", pattern=IFNAME_RE),
+                                        itf.interface_address("address")))
+    bmc = None
+    bmc_sec = sec.table("bmc")
+    if bmc_sec is not None:
+        bmc_sec.only("address", "port", "user", "password", "password_file")
+        bmc = BmcDef(address=bmc_sec.ip_address("address"),
+                     port=bmc_sec.integer("port", DEFAULT_IPMI_PORT, minimum=1, maximum=65535),
+                     user=bmc_sec.string("user", "admin") or "admin",
+                     password=bmc_sec.string("password"),
+                     password_file=bmc_sec.string("password_file"))
+        if bmc.password is None and bmc.password_file is None:
+            raise bmc_sec.fail(None, "needs either password or password_file")
+    return InventoryNode(sec.req_string("name", pattern=NODE_NAME_RE), tuple(interfaces), bmc)
+
+
+@dataclass(frozen=True)
+class HaFiles:
+    """The /etc/HA files config-admin reads."""
+
+    root: Path
+    addresses: list[Entry[VirtualIp]]
+    filesystems: list[Entry[SharedFs]]
+    lists: dict[str, list[Entry[str]]]
+
+
+def read_ha_files(ctx: MgmtContext) -> HaFiles:
+    """The lists haservices runs (all three must exist; status may be empty) and the
+    virtual addresses and shared file systems (absent files mean none)."""
+    lists = {action: parse_file(ctx.data(action), absolute_path)
+             for action in ("start", "stop", "status")}
+    addresses = parse_file(ctx.data(IP_FILE), ip_line) if ctx.data(IP_FILE).exists() else []
+    mnttab = ctx.data(MNTTAB_FILE)
+    filesystems = parse_file(mnttab, mnttab_line) if mnttab.exists() else []
+    return HaFiles(ctx.root, addresses, filesystems, lists)
+
+
+def pick_nodes(ctx: MgmtContext, given: Sequence[str]) -> tuple[str, str]:
+    """(primary, secondary): the two names given; or this node and the one given (the
+    manual's `cs-config-admin NODE`); or the two of ROOT/adminnodes. The primary is the
+    first alphabetically, as in the manual."""
+    if len(given) > 2:
+        raise UsageProblem(f"a management pair has two nodes, {len(given)} given")
+    names = list(given)
+    if len(names) == 1:
+        names.insert(0, ctx.node.split(".", 1)[0])
+    elif not names:
+        listed = ctx.data(ADMINNODES_FILE)
+        if not listed.exists():
+            raise UsageProblem("no management nodes given: name the secondary node "
+                               f"(config-admin NODE), both nodes, or list them in {listed}")
+        names = list(dict.fromkeys(n for e in parse_file(listed, node_set) for n in e.value))
+        if len(names) != 2:
+            raise DataError(f"{listed}: expected the two management nodes, found "
+                            f"{len(names)} ({', '.join(names) or 'none'})")
+    if names[0] == names[1]:
+        raise UsageProblem(f"the two management nodes must differ (both are {names[0]!r})")
+    first, second = sorted(names)
+    return first, second
+
+
+# -- choices and result ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Choices:
+    """What the operator decides (the command line's options)."""
+
+    name: str = "mgmt"
+    key_file: str = "/etc/tandem/cluster.key"
+    config_version: int | None = None  # None: one more than the existing output's
+    wait_for_all: bool = True
+    autostart: bool = False  # the manual starts HA_NSM by hand: clusvcadm -e HA_NSM
+    timing: TimingDef = field(default_factory=TimingDef)
+    fence_delay_ms: int = 3000
+    command_timeout_s: float = 120.0
+    monitor_interval_s: float = 30.0
+    env: dict[str, str] = field(default_factory=dict)
+    node_root: str | None = None  # /etc/HA as the nodes see it (None: where it was read)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The configuration text, its parsed form, and what to tell the operator."""
+
+    text: str
+    config: ClusterConfig
+    explanation: list[str]
+    warnings: list[str]
+
+
+def next_version(output: Path | None) -> tuple[int, str]:
+    """The config_version to write: one more than the existing output's, else 1."""
+    if output is None or not output.exists():
+        return 1, "first version"
+    try:
+        old = load_config(output).config_version
+    except ConfigError:
+        return 1, f"{output} exists but does not load: starting again at 1"
+    return old + 1, f"one more than {output} (version {old}): push it with " \
+                    f"`tandem config push`"
+
+
+# -- generation -----------------------------------------------------------------------------------
+class _Plan:
+    """Collects TOML blocks and explanation lines while the parts are decided."""
+
+    def __init__(self) -> None:
+        self.blocks: list[str] = []
+        self.explanation: list[str] = []
+        self.warnings: list[str] = []
+
+    def block(self, header: str, items: Iterable[tuple[str, Any]], comment: str = "") -> None:
+        lines = [f"# {comment}"] if comment else []
+        lines.append(header)
+        lines += [f"{_dotted(k)} = {toml_value(v)}" for k, v in items]
+        self.blocks.append("\n".join(lines))
+
+
+def generate(inventory: Inventory, nodes: tuple[str, str], files: HaFiles, choices: Choices,
+             *, output: Path | None = None) -> Generated:
+    """The configuration of the pair `nodes` (primary first); DataError when the inputs
+    do not fit together."""
+    primary, secondary = (inventory.node(n) for n in nodes)
+    plan = _Plan()
+    version, why = ((choices.config_version, "as given")
+                    if choices.config_version is not None else next_version(output))
+    rings = _heartbeat_networks(inventory, primary, secondary)
+    _cluster_part(plan, choices, version, why)
+    _network_part(plan, rings, primary, secondary)
+    _fencing_part(plan, primary, secondary, choices)
+    _service_part(plan, files, choices, nodes)
+    _address_part(plan, files, primary, secondary)
+    _filesystem_part(plan, files)
+    header = (f"# Management-node pair {primary.name} (primary) and {secondary.name}, "
+              f"generated by `tandem ha config-admin`\n# from {files.root} and "
+              f"{inventory.source}. Check it with `tandem config check FILE`.\n")
+    text = header + "\n" + "\n\n".join(plan.blocks) + "\n"
+    try:
+        config = parse_config(text, "<generated configuration>")
+    except ConfigError as exc:
+        raise DataError(f"the inputs do not make a valid configuration: {exc}") from None
+    return Generated(text, config, plan.explanation, plan.warnings)
+
+
+def _cluster_part(plan: _Plan, choices: Choices, version: int, why: str) -> None:
+    plan.block("[cluster]", [("name", choices.name), ("key_file", choices.key_file),
+                             ("config_version", version), ("two_node", True),
+                             ("wait_for_all", choices.wait_for_all)])
+    plan.block("[timing]", [("heartbeat_ms", choices.timing.heartbeat_ms),
+                            ("token_ms", choices.timing.token_ms)])
+    plan.explanation.append(f"cluster {choices.name}, config_version {version} ({why}); "
+                            f"key {choices.key_file}, the same file on both nodes "
+                            f"(`tandem keygen` makes one)")
+    waiting = ("wait_for_all: a node that boots starts and fences nothing until it has "
+               "seen its peer (or an operator runs `tandem node unblock`)"
+               if choices.wait_for_all else
+               "wait_for_all is OFF: a node that boots alone may fence its peer and take "
+               "the service")
+    plan.explanation.append(f"quorum: two_node (one node alone stays quorate once the pair "
+                            f"has formed); {waiting}")
+    plan.explanation.append(f"timing: a heartbeat every {choices.timing.heartbeat_ms} ms; "
+                            f"a node silent for {choices.timing.token_ms} ms on every ring "
+                            f"is lost (then fenced)")
+    if not choices.wait_for_all:
+        plan.warnings.append("wait_for_all is off: after a power cut, the first node to "
+                             "boot can fence the other (the manual's setup waits)")
+
+
+def _heartbeat_networks(inventory: Inventory, primary: InventoryNode,
+                        secondary: InventoryNode) -> list[str]:
+    networks = [i.network for i in primary.interfaces]
+    others = {i.network for i in secondary.interfaces}
+    if inventory.heartbeat:
+        for name in inventory.heartbeat:
+            for node, has in ((primary, networks), (secondary, others)):
+                if name not in has:
+                    raise DataError(f"{inventory.source}: heartbeat network {name!r}: node "
+                                    f"{node.name} has no interface on it")
+        return list(inventory.heartbeat)
+    rings = [n for n in networks if n in others]
+    if not rings:
+        raise DataError(f"{inventory.source}: {primary.name} and {secondary.name} share no "
+                        f"network to send heartbeats on")
+    return rings
+
+
+def _network_part(plan: _Plan, rings: list[str], primary: InventoryNode,
+                  secondary: InventoryNode) -> None:
+    names = list(dict.fromkeys(i.network for n in (primary, secondary) for i in n.interfaces))
+    for name in names:
+        items = [("ring", rings.index(name))] if name in rings else []
+        plan.block(f"[networks.{_key(name)}]", items)
+    described = []
+    for ring, name in enumerate(rings):
+        ends = ", ".join(f"{n.name} {itf.address.ip} on {itf.interface}"
+                         for n in (primary, secondary)
+                         if (itf := _on(n, name)) is not None)
+        described.append(f"ring {ring} on {name} ({ends})")
+    plan.explanation.append("heartbeats: " + "; ".join(described))
+    if len(rings) == 1:
+        plan.warnings.append(f"only one heartbeat network ({rings[0]}): a single cable or "
+                             f"switch fault makes each node fence the other's services "
+                             f"away; add a second network to the inventory")
+
+
+def _on(node: InventoryNode, network: str) -> NodeInterface | None:
+    return next((i for i in node.interfaces if i.network == network), None)
+
+
+def _fencing_part(plan: _Plan, primary: InventoryNode, secondary: InventoryNode,
+                  choices: Choices) -> None:
+    for node in (primary, secondary):
+        if node.bmc is None:
+            raise DataError(f"node {node.name} has no bmc in the inventory: a management "
+                            f"pair must be able to power its peer off before it takes "
+                            f"the shared disks")
+    plan.block("[fence_devices.bmc]", [("type", "ipmi")],
+               "Each node is fenced through its own BMC (IPMI over LAN)...")
+    plan.block("[fence_devices.operator]", [("type", "manual")],
+               "...and, if that BMC does not answer, by an operator's confirmation.")
+    for number, node in enumerate((primary, secondary), start=1):
+        assert node.bmc is not None
+        first: dict[str, Any] = {"devices": ["bmc"]}
+        if node is primary and choices.fence_delay_ms:
+            first["delay_ms"] = choices.fence_delay_ms
+        items: list[tuple[str, Any]] = [("name", node.name), ("id", number)]
+        items += [(f"networks.{_key(i.network)}",
+                   {"interface": i.interface, "address": str(i.address)})
+                  for i in node.interfaces]
+        items += [("bmc", _bmc_table(node.bmc)),
+                  ("fence", [first, {"devices": ["operator"]}])]
+        plan.block("[[nodes]]", items)
+    assert primary.bmc is not None and secondary.bmc is not None
+    delay = (f"; fencing {primary.name} waits {choices.fence_delay_ms / 1000:g} s, so "
+             f"that when each node tries to fence the other, {primary.name} survives"
+             if choices.fence_delay_ms else "; no fence delay: in a fence race either "
+                                            "node may win")
+    plan.explanation.append(
+        f"nodes: {primary.name} is the primary (first alphabetically: preferred for "
+        f"{SERVICE}), {secondary.name} the secondary")
+    plan.explanation.append(
+        f"fencing: through each node's BMC ({primary.name} at {primary.bmc.address}, "
+        f"{secondary.name} at {secondary.bmc.address}){delay}; if a BMC does not answer, "
+        f"the survivor waits for `tandem fence ack NODE` from an operator")
+
+
+def _bmc_table(bmc: BmcDef) -> dict[str, Any]:
+    table: dict[str, Any] = {"address": bmc.address}
+    if bmc.port != DEFAULT_IPMI_PORT:
+        table["port"] = bmc.port
+    table["user"] = bmc.user
+    table.update({key: value for key, value in (("password", bmc.password),
+                                                ("password_file", bmc.password_file))
+                  if value is not None})
+    return table
+
+
+def action_timeout(commands: int) -> float:
+    """Start/stop timeout of the haservices resource for a list of `commands`."""
+    return max(ACTION_TIMEOUT_S, PER_COMMAND_S * commands)
+
+
+def _service_part(plan: _Plan, files: HaFiles, choices: Choices,
+                  nodes: tuple[str, str]) -> None:
+    root = choices.node_root or str(files.root.absolute())
+    plan.block("[[services]]", [
+        ("name", SERVICE), ("autostart", choices.autostart), ("recovery", "restart"),
+        ("max_restarts", 2), ("restart_window_s", 600),
+        ("domain", {"nodes": list(nodes), "restricted": True, "failback": False})],
+        f"{SERVICE}: every management service, through haservices and the lists of {root}.")
+    params: dict[str, Any] = {"root": root,
+                              "command_timeout_s": choices.command_timeout_s}
+    if choices.env:
+        params["env"] = dict(choices.env)
+    start, stop = (len(files.lists[a]) for a in ("start", "stop"))
+    plan.block("[[services.resources]]", [
+        ("name", RESOURCE), ("agent", "haservices"),
+        ("monitor_interval_s", choices.monitor_interval_s), ("params", params),
+        ("timeouts", {"start": action_timeout(start), "stop": action_timeout(stop)})])
+    how = ("it starts by itself once both nodes have met" if choices.autostart else
+           f"manual start: once tandemd runs on both nodes (`cs -c start`), start it with "
+           f"`clusvcadm -e {SERVICE}`")
+    plan.explanation.append(
+        f"service {SERVICE}: one resource running `haservices` over {root}, on "
+        f"{nodes[0]} by preference, else {nodes[1]} (no automatic move back); {how}")
+    for action, verb in (("start", "starts"), ("stop", "stops")):
+        commands = files.lists[action]
+        plan.explanation.append(
+            f"  {action}: {_list_text(commands)} (timeout "
+            f"{action_timeout(len(commands)):g} s, each command at most "
+            f"{choices.command_timeout_s:g} s){'' if commands else f'; nothing {verb}'}")
+    if choices.env:
+        plan.explanation.append("  environment of haservices and its commands: " +
+                                " ".join(f"{k}={v}" for k, v in choices.env.items()))
+    status = files.lists["status"]
+    plan.explanation.append(
+        f"  status, every {choices.monitor_interval_s:g} s: " +
+        (_list_text(status) + "; a failure restarts HA_NSM (twice), then moves it"
+         if status else "the list is empty (as in the manual): the engine knows where it "
+                        "started HA_NSM and does not probe the services themselves"))
+    if not files.lists["stop"]:
+        plan.warnings.append(f"{files.root}/stop is empty: stopping {SERVICE} would leave "
+                             f"everything running on the node it leaves")
+
+
+def _list_text(entries: list[Entry[str]]) -> str:
+    return ", ".join(os.path.basename(e.value) for e in entries) or "empty"
+
+
+def _runs(files: HaFiles, action: str, tool: str) -> bool:
+    return any(os.path.basename(e.value) == tool for e in files.lists[action])
+
+
+def _address_part(plan: _Plan, files: HaFiles, primary: InventoryNode,
+                  secondary: InventoryNode) -> None:
+    if not files.addresses:
+        plan.warnings.append(f"{files.root}/{IP_FILE} lists no virtual address: clients "
+                             f"have no single address that follows {SERVICE}")
+        return
+    node_addresses = {i.address.ip: n.name for n in (primary, secondary) for i in n.interfaces}
+    described = []
+    for entry in files.addresses:
+        vip = entry.value
+        address = ipaddress.ip_interface(vip.address)
+        if address.ip in node_addresses:
+            raise DataError(f"{entry.where}: {address.ip} is the address of "
+                            f"{node_addresses[address.ip]}, not a virtual one")
+        missing = [n.name for n in (primary, secondary)
+                   if _interface_named(n, vip.interface) is None]
+        if missing:
+            raise DataError(f"{entry.where}: interface {vip.interface} is not an interface "
+                            f"of {' and '.join(missing)} in the inventory")
+        itf = _interface_named(primary, vip.interface)
+        assert itf is not None
+        described.append(f"{vip.address} on {vip.interface} (network {itf.network})")
+        if address.ip not in itf.address.network:
+            plan.warnings.append(f"{entry.where}: {address.ip} is outside "
+                                 f"{itf.address.network}, the subnet of {vip.interface}")
+    plan.explanation.append(f"virtual address: {', '.join(described)}, brought up with a "
+                            f"gratuitous ARP on the node that runs {SERVICE} (haip)")
+    for action in ("start", "stop"):
+        if not _runs(files, action, "haip"):
+            plan.warnings.append(f"{files.root}/{action} does not run haip: the virtual "
+                                 f"address would not follow {SERVICE}")
+
+
+def _interface_named(node: InventoryNode, name: str) -> NodeInterface | None:
+    return next((i for i in node.interfaces if i.interface == name), None)
+
+
+def _filesystem_part(plan: _Plan, files: HaFiles) -> None:
+    if not files.filesystems:
+        plan.explanation.append("shared file systems: none listed in "
+                                f"{files.root}/{MNTTAB_FILE}")
+        return
+    listed = ", ".join(str(e.value) for e in files.filesystems)
+    plan.explanation.append(f"shared file systems: {listed}, mounted (hamount) only on the "
+                            f"node that runs {SERVICE}; the other node is fenced before "
+                            f"they are mounted anywhere else")
+    for action in ("start", "stop"):
+        if not _runs(files, action, "hamount"):
+            plan.warnings.append(f"{files.root}/{action} does not run hamount: the shared "
+                                 f"file systems would not follow {SERVICE}")
+
+
+# -- TOML text ----------------------------------------------------------------------------------
+def _key(name: str) -> str:
+    return name if _BARE_KEY_RE.fullmatch(name) else _quoted(name)
+
+
+def _quoted(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's too (characters outside ASCII are
+    kept as they are); TOML also wants DEL escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _dotted(path: str) -> str:
+    """A dotted key (`networks.admin`), each part quoted if it must be."""
+    return ".".join(_key(part) for part in path.split("."))
+
+
+def toml_value(value: Any) -> str:
+    """`value` as TOML: strings, booleans, numbers, arrays and inline tables."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _quoted(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
