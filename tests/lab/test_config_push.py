@@ -28,7 +28,8 @@ agent = "dummy"
 def _push(cell, node: str, text: str, name: str):  # type: ignore[no-untyped-def]
     path = LabNames(cell.record.name).node_root(node) / "etc/tandem" / name
     path.write_text(text)
-    return tandem_in(cell.control, node, "config", "push", f"/etc/tandem/{name}")
+    return tandem_in(cell.control, node, "config", "push", f"/etc/tandem/{name}",
+                     "--timeout", "60", timeout=90)
 
 
 def test_push_reaches_every_member(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_a_node_that_resumes_from_a_hang_does_not_shoot_the_healthy_peer(
     with running_cell(tmp_path, "resume", fencing=True, node_extra=slow) as cell:
         for _ in range(3):
             cell.control.hang("node2")
-            time.sleep(0.9)  # past the 600 ms token: node1 waits 2 s, then fences node2
+            time.sleep(1.5)  # well past the 600 ms token: node1 waits 2 s, then fences node2
             cell.control.resume("node2")
             cell.wait_state("node1", "node2", {"fenced"})
             assert cell.power("node1") == "on", "the healthy node was fenced"

@@ -46,6 +46,7 @@ log = logging.getLogger("tandemd.engine")
 
 LEAVE_REPEATS = 3
 STATE_PERIOD_S = 1.0
+CONFIG_RESEND_S = 1.0
 
 
 @dataclass
@@ -111,6 +112,7 @@ class Engine:
                                                config.timing.fence_check_s)
         self.wake = asyncio.Event()
         self._last_tick: float | None = None
+        self._pushed: tuple[int, str, float] | None = None
         self._paused: tuple[float, float] | None = None
         self._state_pending = False
         self._last_state_sent = 0.0
@@ -288,6 +290,7 @@ class Engine:
             self._fence_for_service(fence)
         if changed or now - self._last_state_sent > STATE_PERIOD_S:
             self._send_state()
+        self._send_pushed_config(now)
 
     def membership(self, view: MembershipView, now: float) -> Membership:
         wall = time.time() - now
@@ -478,16 +481,33 @@ class Engine:
         message = self.reload(config)
         if self.config_path is not None:
             install(self.config_path, text)
-        members = sorted(self.view.members - {self.local.id}) if self.view else []
-        if self.rings is not None and members:
-            transfer = time.monotonic_ns() & 0x7FFFFFFF
-            for body in config_chunks(text, config.config_version, transfer):
-                self.rings.send(MsgType.REQUEST, dump_json(body), members)
+        self._pushed = (config.config_version, text, 0.0)
+        members = self._send_pushed_config(time.monotonic()) or []
         self.events.add("config_push", node=self.local.name,
                         detail=f"version {config.config_version} sent to "
                                f"{', '.join(self.ids[m] for m in members) or 'nobody'}")
         return {"version": config.config_version, "sent_to": [self.ids[m] for m in members],
                 "applied": message}
+
+    def _send_pushed_config(self, now: float) -> list[int] | None:
+        """(Re)send the configuration this node pushed to members still running an older
+        version: datagrams get lost, so the push repeats until every member has it."""
+        if self._pushed is None or self.rings is None or self.view is None:
+            return None
+        version, text, last = self._pushed
+        if now - last < CONFIG_RESEND_S:
+            return None
+        behind = sorted(m for m in self.view.members - {self.local.id}
+                        if m in self.reports and self.reports[m].config_version < version)
+        if not behind:
+            if all(m in self.reports for m in self.view.members - {self.local.id}):
+                self._pushed = None  # everyone has it
+            return []
+        transfer = time.monotonic_ns() & 0x7FFFFFFF
+        for body in config_chunks(text, version, transfer):
+            self.rings.send(MsgType.REQUEST, dump_json(body), behind)
+        self._pushed = (version, text, now)
+        return behind
 
     def _on_config_chunk(self, sender: int, body: dict[str, Any]) -> None:
         try:

@@ -35,6 +35,7 @@ from tandem.lab.state import LabRecord, PowerRecord
 
 Progress = Callable[[str], None]
 BMC_START_TIMEOUT_S = 15.0
+LOOP_RELEASE_TIMEOUT_S = 20.0
 
 
 def _quiet(_: str) -> None:
@@ -210,15 +211,30 @@ def lab_down(name: str, progress: Progress = _quiet) -> list[str]:
     for ns in namespaces:
         net.remove_ns(ns)
         removed.append(f"namespace {ns}")
-    for loop in loops_backed_by(names.directory) if names.directory.exists() else []:
-        run(["losetup", "--detach", loop], check=False)
-        removed.append(f"loop device {loop}")
+    removed.extend(_detach_loops(names))
     removed.extend(_remove_host_dirs(names))
     if names.directory.exists():
         shutil.rmtree(names.directory)
         removed.append(f"directory {names.directory}")
     progress(f"removed {len(removed)} items")
     return removed
+
+
+def _detach_loops(names: LabNames) -> list[str]:
+    """Detach the lab's loop devices. A device still held by a mount of a node whose
+    processes are only now exiting is detached by the kernel once released: wait for
+    that (bounded), so that `down` returns with nothing left."""
+    if not names.directory.exists():
+        return []
+    loops = loops_backed_by(names.directory)
+    for loop in loops:
+        run(["losetup", "--detach", loop], check=False)
+    deadline = time.monotonic() + LOOP_RELEASE_TIMEOUT_S
+    while loops_backed_by(names.directory) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        for loop in loops_backed_by(names.directory):
+            run(["losetup", "--detach", loop], check=False)
+    return [f"loop device {loop}" for loop in loops]
 
 
 def _remove_host_dirs(names: LabNames) -> list[str]:
