@@ -111,8 +111,9 @@ class Engine:
         self.fence_checks = FenceDeviceChecker(config, self.local.name, self.events,
                                                config.timing.fence_check_s)
         self.wake = asyncio.Event()
-        self._last_tick: float | None = None
+        self._due: float | None = None  # when the loop meant to tick next
         self._pushed: tuple[int, str, float] | None = None
+        self._state_seen: dict[int, bytes] = {}
         self._paused: tuple[float, float] | None = None
         self._state_pending = False
         self._last_state_sent = 0.0
@@ -160,7 +161,7 @@ class Engine:
         """Tick until `stop` is set, then leave the cell cleanly."""
         # Between events (messages, state changes, a peer about to go stale) there is
         # nothing to decide: a slow periodic tick is only a safety net.
-        period = min(max(self.config.timing.heartbeat_ms / 1000.0, 0.05), 0.5)
+        period = max(self.config.timing.heartbeat_ms / 1000.0, 0.5)
         loop = asyncio.get_running_loop()
         stopper = loop.create_task(stop.wait())
         while not stop.is_set():
@@ -174,6 +175,7 @@ class Engine:
             expiry = self.detector.next_expiry(now)
             # Look again when a peer would go stale, so a loss is seen when it happens.
             timeout = period if expiry is None else min(period, max(expiry - now, 0.0) + 0.001)
+            self._due = now + timeout
             await asyncio.wait({stopper, waker}, timeout=timeout,
                                return_when=asyncio.FIRST_COMPLETED)
             waker.cancel()
@@ -208,9 +210,13 @@ class Engine:
         if msg.msg_type == MsgType.HEARTBEAT:
             self._on_heartbeat(msg, ring, now)
         elif msg.msg_type == MsgType.STATE:
+            if self._state_seen.get(msg.sender) == msg.payload:
+                return  # the periodic repeat of what this peer already told us
+            self._state_seen[msg.sender] = msg.payload
             if self.svc.incoming(msg.sender, decode_state(msg.payload), self.coordinator):
                 self._state_changed()
-            self.wake.set()
+            if self.svc.dirty:
+                self.wake.set()
         elif msg.msg_type == MsgType.REQUEST:
             self._on_request(msg)
 
@@ -257,13 +263,13 @@ class Engine:
         for one token it judges peers as of the moment it stopped, so that it does not
         declare healthy peers lost (and fence them) while it catches up on their messages."""
         token = self.config.timing.token_ms / 1000.0
-        last, self._last_tick = self._last_tick, now
-        if last is not None and now - last > token / 2:
-            self._paused = (last, now + token)
+        due, self._due = self._due, None
+        if due is not None and now - due > token / 2:
+            self._paused = (due, now + token)
             log.warning("tandemd was not scheduled for %.0f ms: judging peers as of before "
-                        "the pause for one token", (now - last) * 1000)
+                        "the pause for one token", (now - due) * 1000)
             self.events.add("paused", node=self.local.name,
-                            detail=f"not scheduled for {(now - last) * 1000:.0f} ms")
+                            detail=f"not scheduled for {(now - due) * 1000:.0f} ms")
         if self._paused is not None:
             judged_at, until = self._paused
             if now < until:
@@ -406,6 +412,7 @@ class Engine:
         for change in changes:
             if change.new == NodeState.ONLINE:
                 self.svc.forget(change.node_id)
+                self._state_seen.pop(change.node_id, None)
             self.wake.set()
             self.events.add("node", node=self.ids[change.node_id],
                             detail=f"{change.old.value} -> {change.new.value}"

@@ -28,6 +28,8 @@ from tandem.manager.placement import (
 )
 from tandem.membership.ledger import DOWN_SAFE, NodeState
 
+FULL_ROUND_S = 1.0
+
 
 @dataclass(frozen=True)
 class Membership:
@@ -58,7 +60,11 @@ class ServiceSync:
         self.placement_known = False
         self.notes: dict[str, str] = {}
         self.reports: dict[int, NodeReport] = {}
-        self.local = LocalServices(config, self.names[local_id], events, on_change)
+        self._on_change = on_change
+        self.local = LocalServices(config, self.names[local_id], events, self._local_changed)
+        self.dirty = True
+        self._last_round = 0.0
+        self._last_membership: object = None
         self.shown: dict[str, ServiceShow] = {}
         self.last_owner: dict[str, int] = {}
         self._sync_frozen()
@@ -66,6 +72,7 @@ class ServiceSync:
     def update_config(self, config: ClusterConfig) -> None:
         """A new configuration of the same cell: new service definitions take effect."""
         self.config = config
+        self.dirty = True
         self.local.update_config(config)
         known = {s.name for s in config.services}
         self.placement = {k: v for k, v in self.placement.items() if k in known}
@@ -76,22 +83,33 @@ class ServiceSync:
                             dict(self.placement) if coordinator else None,
                             dict(self.notes) if coordinator else {})
 
+    def _local_changed(self) -> None:
+        self.dirty = True
+        self._on_change()
+
     def incoming(self, sender: int, msg: StateMessage, coordinator: int | None) -> bool:
         """Apply a peer's STATE; True if our own intents changed (to re-announce)."""
-        self.reports[sender] = msg.report
+        if self.reports.get(sender) != msg.report:
+            self.reports[sender] = msg.report
+            self.dirty = True
         changed = merge_intents(self.intents, msg.intents)
         if changed:
             save_intents(self.intents_path, self.intents)
             self._sync_frozen()
-        if msg.placement is not None and sender == coordinator and sender != self.local_id:
+            self.dirty = True
+        if msg.placement is not None and sender == coordinator and sender != self.local_id \
+                and (msg.placement != self.placement or msg.notes != self.notes
+                     or not self.placement_known):
             self.placement = msg.placement
             self.placement_known = True
             self.notes = msg.notes
+            self.dirty = True
         return bool(changed)
 
     def forget(self, node: int) -> None:
         """A node restarted: its old report is meaningless."""
         self.reports.pop(node, None)
+        self.dirty = True
 
     def _sync_frozen(self) -> None:
         self.local.frozen = {n for n, i in self.intents.items() if i.frozen}
@@ -110,6 +128,18 @@ class ServiceSync:
         Returns fences to perform and whether our STATE changed (to send it now)."""
         fences: list[Fence] = []
         changed = False
+        # Nothing that decisions depend on changed: skip the round (with hundreds of
+        # services a round costs milliseconds, and messages arrive many times a second).
+        # A full round still runs every FULL_ROUND_S, for the restart windows and delays.
+        key = (m.members, m.quorate, m.coordinator, tuple(sorted(m.states.items(),
+                                                                key=lambda x: x[0])))
+        if key != self._last_membership:
+            self._last_membership = key
+            self.dirty = True
+        if not self.dirty and m.now - self._last_round < FULL_ROUND_S:
+            return fences, changed
+        self.dirty = False
+        self._last_round = m.now
         if m.quorate and m.coordinator == self.local_id and self.local.probed:
             decision = decide_services(self.config, self.view(m))
             if decision.placement != self.placement or decision.notes != self.notes:
@@ -192,6 +222,7 @@ class ServiceSync:
         if action == "relocate" and node is None:
             changes["target"] = self._other_node(svc)
         self.intents[service] = intent.bump(self.local_id, **changes)
+        self.dirty = True
         save_intents(self.intents_path, self.intents)
         self._sync_frozen()
         self.events.add("request", service=service, node=node,
