@@ -18,7 +18,7 @@ Recovery = Literal["restart", "relocate", "disable"]
 DiskFormat = Literal["ext4", "xfs", "none"]
 
 DEFAULT_PORT = 5405
-DEFAULT_HEARTBEAT_MS = 150
+DEFAULT_HEARTBEAT_MS = 200
 DEFAULT_TOKEN_MS = 1000
 DEFAULT_IPMI_PORT = 623
 
@@ -106,7 +106,7 @@ class TimingDef:
 
     heartbeat_ms: int = DEFAULT_HEARTBEAT_MS
     token_ms: int = DEFAULT_TOKEN_MS
-    fence_check_s: float = 30.0
+    fence_check_s: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from tandem.wire import (
 log = logging.getLogger("tandemd.engine")
 
 LEAVE_REPEATS = 3
-STATE_PERIOD_S = 1.0
+STATE_PERIOD_S = 2.0
 CONFIG_RESEND_S = 1.0
 
 

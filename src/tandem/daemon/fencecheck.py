@@ -21,7 +21,7 @@ from tandem.fencing.manual import ManualAcks
 log = logging.getLogger("tandemd.fencecheck")
 
 FIRST_CHECK_S = 2.0
-CHECK_PERIOD_S = 30.0
+CHECK_PERIOD_S = 60.0
 
 
 @dataclass

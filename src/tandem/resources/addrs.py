@@ -1,16 +1,40 @@
 """Interface addresses over netlink (pyroute2). Blocking calls: agents run them through
-`asyncio.to_thread`. Each call opens its own netlink socket, in the network namespace
-of the calling process."""
+`asyncio.to_thread`. One netlink socket, opened on first use in the network namespace of
+the process and kept (opening one costs more than the query: it was a third of an idle
+daemon's CPU with an address monitored every two seconds); a lock serialises its users."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 EEXIST, EADDRNOTAVAIL = 17, 99
+_lock = threading.Lock()
+_socket: IPRoute | None = None
+
+
+@contextlib.contextmanager
+def _netlink() -> Iterator[IPRoute]:
+    """The shared netlink socket, for one caller at a time; a socket that failed is
+    dropped and reopened by the next caller."""
+    global _socket  # noqa: PLW0603 - one socket per process, by design
+    with _lock:
+        if _socket is None:
+            _socket = IPRoute()
+        try:
+            yield _socket
+        except (OSError, NetlinkError) as exc:
+            if not isinstance(exc, NetlinkError):
+                with contextlib.suppress(OSError):
+                    _socket.close()
+                _socket = None
+            raise
 IFF_UP = 0x1
 IFA_F_NODAD = 0x02
 IpInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
@@ -45,7 +69,7 @@ class AddressView:
 
 def view(ifname: str, ip: str) -> AddressView:
     """The wanted interface and where `ip` is configured."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         found = ipr.link_lookup(ifname=ifname)
         link = None
         if found:
@@ -70,7 +94,7 @@ def add(index: int, address: IpInterface, label: str = "") -> bool:
         extra["label"] = label
     if address.version == 6:
         extra["flags"] = IFA_F_NODAD
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         try:
             ipr.addr("add", index=index, address=str(address.ip),
                      prefixlen=address.network.prefixlen, **extra)
@@ -83,7 +107,7 @@ def add(index: int, address: IpInterface, label: str = "") -> bool:
 
 def remove(index: int, ip: str, prefixes: tuple[int, ...]) -> None:
     """Remove `ip` (with each of its prefix lengths) from interface `index`."""
-    with IPRoute() as ipr:
+    with _netlink() as ipr:
         for prefix in prefixes:
             try:
                 ipr.addr("del", index=index, address=ip, prefixlen=prefix)
