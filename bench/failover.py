@@ -24,13 +24,12 @@ from benchlib.variants import VARIANTS, select, started
 
 TARGETS = {"tandem-default": 1200.0, "tandem-fast": 450.0}
 INTRO = ("## Failover: the active node loses power\n\n"
-         "Client-visible outage: a client in its own namespace asks the virtual IP for a "
-         "page every 10 ms, one request at a time with a 0.2 s connect timeout (the lab's "
-         "probe, as in `tandem demo`), from the power cut to its first answer. A second "
-         "client starts a request every 10 ms without waiting for earlier ones, which "
-         "removes up to 0.2 s of connect-timeout wait from the figure. \"Owner fenced\": "
-         "the survivor had the crashed node powered off through its BMC before taking "
-         "over; \"healthy node fenced\" counts power-offs of the survivor (must be 0).\n\n")
+         "Client-visible outage: a client in its own namespace starts an HTTP request to "
+         "the virtual IP every 10 ms (the lab's probe, as in `tandem demo`); the outage "
+         "runs from the power cut to the first answer after the client noticed it. "
+         "\"Owner fenced\": the survivor had the crashed node powered off through its BMC "
+         "before taking over; \"healthy node fenced\" counts power-offs of the survivor "
+         "(must be 0).\n\n")
 
 
 def measure(args: argparse.Namespace) -> int:

@@ -42,15 +42,13 @@ def entries(results: Results, targets: dict[str, float], requested: int
 
 def table(found: list[dict[str, Any]], what: str) -> str:
     """Markdown table of `entries` (what: the measured quantity, e.g. "outage")."""
-    header = ["stack", "setting", f"{what} min / median / max (s)",
-              "median, overlapping probe (s)", "runs ok", "owner fenced",
+    header = ["stack", "setting", f"{what} min / median / max (s)", "runs ok", "owner fenced",
               "healthy node fenced", "median vs tandem default", "median vs tandem fast"]
     rows = []
     for e in found:
         s = e["summary"]
         rows.append([e["family"], e["setting"],
                      " / ".join(report.seconds(s[k]) for k in ("min_ms", "median_ms", "max_ms")),
-                     report.seconds(s["overlapping_probe"]["median_ms"]),
                      f"{s['ok']}/{e['runs_requested']}", str(s["owner_fenced"]),
                      str(s["healthy_node_fenced"]),
                      report.times(e["ratio_to_tandem_default"]),
@@ -66,11 +64,13 @@ def targets_text(found: list[dict[str, Any]], condition: str) -> str:
 
 
 def save(name: str, data: dict[str, Any], markdown: str, results: Results, *, title: str,
-         lines: list[tuple[str, float]], say: Say) -> list[Path]:
+         lines: list[tuple[str, float]], say: Say,
+         what: str = "client-visible outage") -> list[Path]:
     """results/NAME.json, .md and .png (the chart needs matplotlib)."""
     paths = report.write_results(name, data, markdown)
     chart = report.dot_chart(report.RESULTS / f"{name}.png", title,
-                             [(v.label, report.outages(runs)) for v, runs in results], lines)
+                             [(v.label, report.outages(runs)) for v, runs in results], lines,
+                             what=what)
     if chart is None:
         say("matplotlib is missing: no chart")
     paths += [chart] if chart else []

@@ -17,7 +17,6 @@ from pathlib import Path
 from benchlib.cells import service_vip
 from benchlib.errors import BenchError
 from benchlib.labs import Lab
-from benchlib.probe import OverlapProbe, back_after_ms, gap_ms
 from benchlib.runs import Run, client_gap_ms
 from benchlib.stacks.base import FAILOVER_TIMEOUT_S, Stack
 from tandem.lab.probe import HttpProbe
@@ -64,9 +63,7 @@ def one_failover(stack: Stack) -> Run:
     survivor = lab.other(owner)
     boot = lab.control.power(survivor).init_pid
     logs = BmcLogs(lab)
-    with OverlapProbe(lab.control, service_vip(lab.config)) as overlap:
-        run = stack.failover()
-    run.overlap_ms = back_after_ms(overlap.attempts(), run.fault_at)
+    run = stack.failover()
     if run.from_node != owner:
         raise BenchError(f"{stack.label}: the service moved before the fault")
     run.victim_fenced = bool(logs.power_offs(owner))
@@ -84,8 +81,7 @@ def one_relocation(stack: Stack) -> Run:
     token = uuid.uuid4().hex[:12]
     stack.put_content(owner, token)
     logs = BmcLogs(lab)
-    vip = service_vip(lab.config)
-    with OverlapProbe(lab.control, vip) as overlap, HttpProbe(lab.control, vip) as probe:
+    with HttpProbe(lab.control, service_vip(lab.config)) as probe:
         probe.wait_answer(0.0, 30.0, token)
         asked_at = time.time()
         stack.relocate(target)
@@ -95,12 +91,14 @@ def one_relocation(stack: Stack) -> Run:
         except TimeoutError:
             answer = None
         time.sleep(0.2)
-        samples = probe.snapshot()
+        samples, until = probe.snapshot(), time.time()
     fenced = any(logs.power_offs(n) for n in lab.node_names())
-    return Run(outage_ms=client_gap_ms(samples, asked_at), from_node=owner,
-               to_node=stack.owner() if answer else None, healthy_fenced=fenced,
-               fault_at=asked_at, overlap_ms=gap_ms(overlap.attempts(), asked_at),
-               data_kept=(token in answer.body) if answer else None)
+    if answer is None:
+        return Run(outage_ms=None, from_node=owner, to_node=None, healthy_fenced=fenced,
+                   fault_at=asked_at)
+    return Run(outage_ms=client_gap_ms(samples, asked_at, until), from_node=owner,
+               to_node=stack.owner(), healthy_fenced=fenced, fault_at=asked_at,
+               data_kept=token in answer.body)
 
 
 def _diagnosis(stack: Stack) -> str:
@@ -117,13 +115,14 @@ def repeat(stack: Stack, kind: str, runs: int, say: Say) -> list[Run]:
     for index in range(runs):
         try:
             run = measure(stack)
-        except (BenchError, LabError) as exc:
-            run = Run(outage_ms=None, from_node="?", to_node=None, error=str(exc))
+        except (BenchError, LabError, TimeoutError) as exc:
+            run = Run(outage_ms=None, from_node="?", to_node=None, error=str(exc),
+                      diagnosis=_diagnosis(stack))
+            say(run.diagnosis or "")
         results.append(run)
         flags = " HEALTHY NODE FENCED" if run.healthy_fenced else ""
         fenced = {True: ", owner fenced", False: ", owner not fenced", None: ""}
         say(f"{stack.label}: {kind} {index + 1}/{runs}: {_ms(run.outage_ms)} "
-            f"[overlapping probe {_ms(run.overlap_ms)}] "
             f"({run.from_node} -> {run.to_node or '?'}"
             f"{fenced[run.victim_fenced if kind == 'failover' else None]}){flags}"
             + (f" error: {run.error}" if run.error else ""))

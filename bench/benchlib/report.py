@@ -39,10 +39,8 @@ def outages(runs: list[Run]) -> list[float]:
 def summarize(runs: list[Run]) -> dict[str, Any]:
     """min / median / max of the outages that ended, and what went wrong otherwise."""
     values = outages(runs)
-    overlap = [r.overlap_ms for r in runs if r.overlap_ms is not None and not r.error]
     return {
         "runs": len(runs), "ok": len(values), **spread(values),
-        "overlapping_probe": spread(overlap),
         "no_answer_or_error": len(runs) - len(values),
         "healthy_node_fenced": sum(1 for r in runs if r.healthy_fenced),
         "owner_fenced": sum(1 for r in runs if r.victim_fenced),
@@ -109,7 +107,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def dot_chart(path: Path, title: str, series: list[tuple[str, list[float]]],
-              targets: list[tuple[str, float]], *, log: bool = True) -> Path | None:
+              targets: list[tuple[str, float]], *, what: str = "client-visible outage",
+              log: bool = True) -> Path | None:
     """One row of dots per series (every run) with its median marked; None without
     matplotlib."""
     try:
@@ -135,7 +134,7 @@ def dot_chart(path: Path, title: str, series: list[tuple[str, list[float]]],
     ax.invert_yaxis()
     if log:
         ax.set_xscale("log")
-    ax.set_xlabel("client-visible outage (s); bar = median", fontsize=8)
+    ax.set_xlabel(f"{what} (s); bar = median", fontsize=8)
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()

@@ -87,11 +87,9 @@ def web_group(config: ClusterConfig) -> str:
     command = [str(arg) for arg in proc["command"]]
     if command[0] == "busybox":
         command[0] = "/usr/bin/busybox"
-    data_dir = mountpoint(config)
-    command = [data_dir if arg == fs["mountpoint"] else arg for arg in command]
     return (f'<group id="{GROUP}">'
             + _primitive("web-data", "ocf:heartbeat:Filesystem", {
-                "device": str(fs["device"]), "directory": data_dir,
+                "device": str(fs["device"]), "directory": mountpoint(config),
                 "fstype": str(fs["fstype"])}, MONITOR_S["fs"], 40)
             + _primitive("web-ip", "ocf:heartbeat:IPaddr2", {
                 "ip": address, "cidr_netmask": prefix or "32", "nic": str(ip["interface"])},

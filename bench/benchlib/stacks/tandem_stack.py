@@ -7,8 +7,9 @@ from typing import Any
 
 from benchlib.cells import SERVICE
 from benchlib.errors import BenchError
+from benchlib.runs import Run
 from benchlib.stacks.base import Stack
-from tandem.lab.failover import breakdown, engine_events, node_status
+from tandem.lab.failover import node_status, run_failover
 
 
 class TandemStack(Stack):
@@ -42,12 +43,13 @@ class TandemStack(Stack):
         status = self._status()
         return _started_on(status) if status is not None else None
 
-    def explain(self, fault_at: float, victim: str, survivor: str | None) -> dict[str, Any]:
-        """tandem's breakdown from the survivor's event timeline (as `tandem demo`)."""
-        if survivor is None:
-            return {}
-        events = engine_events(self.lab.control, survivor)
-        return dict(breakdown(events, int(fault_at * 1000), victim))
+    def failover(self) -> Run:
+        """tandem's own measurement (`run_failover`, what `tandem demo` shows), with the
+        breakdown from the survivor's event timeline."""
+        result = run_failover(self.lab.control, self.lab.config, SERVICE, fault="crash")
+        return Run(outage_ms=result.outage_ms, from_node=result.from_node,
+                   to_node=result.to_node, fault_at=result.fault_at,
+                   data_kept=result.data_kept, breakdown=dict(result.breakdown))
 
     def diagnose(self) -> str:
         parts = []
