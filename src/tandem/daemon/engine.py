@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,20 +24,19 @@ from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
+from tandem.daemon.netthread import NetThread
 from tandem.daemon.svcsync import Membership, ServiceSync
 from tandem.daemon.sync import decode_state, encode_state
 from tandem.manager.actions import Fence
 from tandem.manager.decide import NodeFacts, NodeView, coordinator_of, decide_fencing
 from tandem.membership.detector import FailureDetector, MembershipView, RingState
-from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatSender
+from tandem.membership.heartbeat import HeartbeatPayload
 from tandem.membership.ledger import Ledger, NodeState, Transition
 from tandem.quorum.votes import QuorumInputs, QuorumState, compute_quorum
 from tandem.wire import (
     BadPayload,
     Message,
     MsgType,
-    Rings,
-    WireError,
     dump_json,
     load_json,
     load_key,
@@ -91,7 +91,8 @@ class Engine:
     """Membership, quorum and fencing of the local node."""
 
     def __init__(self, config: ClusterConfig, local_name: str, *, paths: Paths | None = None,
-                 unblocked: bool = False, config_path: Path | None = None) -> None:
+                 unblocked: bool = False, config_path: Path | None = None,
+                 realtime: bool = False) -> None:
         self.config = config
         self.config_path = config_path
         self.assembler = ConfigAssembler()
@@ -124,8 +125,10 @@ class Engine:
         self.quorum = QuorumState(False, 0, 0, "starting")
         self.coordinator: int | None = None
         self.ring_states: dict[int, RingState] = {}
-        self.rings: Rings | None = None
-        self.heartbeat: HeartbeatSender | None = None
+        self.realtime = realtime
+        self.lock = threading.Lock()  # guards the detector, shared with the net thread
+        self.alive: frozenset[int] = frozenset()
+        self.net: NetThread | None = None
         self.stopping = False
 
     def _make_detector(self, config: ClusterConfig) -> FailureDetector:
@@ -138,17 +141,14 @@ class Engine:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
-        """Load the key, open the rings and start heartbeating."""
+        """Load the key, open the rings and start heartbeating (on the net thread)."""
         key = load_key(self.config.key_file)
-        self.rings = Rings.from_config(self.config, self.local.name, key=key,
-                                       incarnation=self.incarnation,
-                                       on_message=self._on_message)
-        await self.rings.open()
-        self.heartbeat = HeartbeatSender(
-            self.rings, interval_s=self.config.timing.heartbeat_ms / 1000.0,
-            config_version=self.config.config_version,
-            hears=lambda: self.view.alive if self.view else (), extra=self._heartbeat_extra)
-        self.heartbeat.start()
+        self.net = NetThread(self.config, self.local.name, key=key,
+                             incarnation=self.incarnation, detector=self.detector,
+                             lock=self.lock, main_loop=asyncio.get_running_loop(),
+                             deliver=self._on_message, hears=lambda: self.alive,
+                             extra=self._heartbeat_extra, realtime=self.realtime)
+        await asyncio.to_thread(self.net.start)
         self.disk.start()
         loop = asyncio.get_running_loop()
         self._probe = loop.create_task(self.svc.local.probe(), name="probe")
@@ -172,7 +172,8 @@ class Engine:
                 log.exception("tick failed")
             waker = loop.create_task(self.wake.wait())
             now = time.monotonic()
-            expiry = self.detector.next_expiry(now)
+            with self.lock:
+                expiry = self.detector.next_expiry(now)
             # Look again when a peer would go stale, so a loss is seen when it happens.
             timeout = period if expiry is None else min(period, max(expiry - now, 0.0) + 0.001)
             self._due = now + timeout
@@ -188,14 +189,11 @@ class Engine:
         self.fencer.cancel_all()
         await self.svc.local.stop_all("tandemd stopping")
         self._send_state()
-        if self.rings is not None:
+        if self.net is not None:
             for _ in range(LEAVE_REPEATS):
-                self.rings.send(MsgType.REQUEST, dump_json({"op": "leave"}))
+                self.net.send(MsgType.REQUEST, dump_json({"op": "leave"}))
                 await asyncio.sleep(0.01)
-        if self.heartbeat is not None:
-            await self.heartbeat.stop()
-        if self.rings is not None:
-            await self.rings.aclose()
+            await asyncio.to_thread(self.net.stop)
         await asyncio.to_thread(self.disk.stop)
         self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
 
@@ -206,9 +204,12 @@ class Engine:
         return {"m": members, "q": self.quorum.quorate, "f": fenced,
                 "w": not self.disk.score_ok()}
 
-    def _on_message(self, msg: Message, ring: int, now: float) -> None:
-        if msg.msg_type == MsgType.HEARTBEAT:
-            self._on_heartbeat(msg, ring, now)
+    def _on_message(self, msg: Message, ring: int, now: float,
+                    body: HeartbeatPayload | None) -> None:
+        """A verified message, on the engine's loop (heartbeats were already recorded in
+        the detector by the net thread)."""
+        if msg.msg_type == MsgType.HEARTBEAT and body is not None:
+            self._on_heartbeat(msg, body)
         elif msg.msg_type == MsgType.STATE:
             if self._state_seen.get(msg.sender) == msg.payload:
                 return  # the periodic repeat of what this peer already told us
@@ -220,9 +221,7 @@ class Engine:
         elif msg.msg_type == MsgType.REQUEST:
             self._on_request(msg)
 
-    def _on_heartbeat(self, msg: Message, ring: int, now: float) -> None:
-        body = HeartbeatPayload.from_bytes(msg.payload)
-        self.detector.heard(msg.sender, ring, now, body.hears, incarnation=msg.incarnation)
+    def _on_heartbeat(self, msg: Message, body: HeartbeatPayload) -> None:
         report = self.reports.setdefault(msg.sender, PeerReport())
         extra = body.extra
         report.config_version = body.config_version
@@ -279,8 +278,11 @@ class Engine:
 
     def tick(self, now: float) -> None:
         """Observe, decide and act once."""
-        view = self.detector.evaluate(self._judge_at(now))
+        at = self._judge_at(now)
+        with self.lock:
+            view = self.detector.evaluate(at)
         self.view = view
+        self.alive = view.alive
         for peer_id, peer in view.peers.items():
             self._transitions(self.ledger.observe(peer_id, peer.member, peer.incarnation, now,
                                                   alive=peer.alive))
@@ -316,8 +318,8 @@ class Engine:
             self.fencer.start(fence.node_id, fence.reason)
             return
         others = sorted((self.view.members if self.view else frozenset()) - {self.local.id})
-        if others and self.rings is not None:
-            self.rings.send(MsgType.REQUEST, dump_json(
+        if others and self.net is not None:
+            self.net.send(MsgType.REQUEST, dump_json(
                 {"op": "fence", "node": self.local.id, "reason": fence.reason}), [others[0]])
 
     def _state_changed(self) -> None:
@@ -329,14 +331,11 @@ class Engine:
 
     def _send_state(self) -> None:
         self._state_pending = False
-        if self.rings is None:
+        if self.net is None:
             return
         self._last_state_sent = time.monotonic()
         message = self.svc.outgoing(self.coordinator == self.local.id)
-        try:
-            self.rings.send(MsgType.STATE, encode_state(message))
-        except WireError as exc:
-            log.warning("STATE not sent: %s", exc)
+        self.net.send(MsgType.STATE, encode_state(message))
 
     def node_view(self, now: float) -> NodeView:
         return NodeView(
@@ -466,10 +465,10 @@ class Engine:
         self.svc.update_config(config)
         self.fencer.config = config
         self.fence_checks.config = config
-        self.detector.token_s = config.timing.token_ms / 1000.0
-        if self.heartbeat is not None:
-            self.heartbeat.interval_s = config.timing.heartbeat_ms / 1000.0
-            self.heartbeat.config_version = config.config_version
+        with self.lock:
+            self.detector.token_s = config.timing.token_ms / 1000.0
+        if self.net is not None:
+            self.net.retime(config.timing.heartbeat_ms / 1000.0, config.config_version)
         self.events.add("config", node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"
@@ -499,7 +498,7 @@ class Engine:
     def _send_pushed_config(self, now: float) -> list[int] | None:
         """(Re)send the configuration this node pushed to members still running an older
         version: datagrams get lost, so the push repeats until every member has it."""
-        if self._pushed is None or self.rings is None or self.view is None:
+        if self._pushed is None or self.net is None or self.view is None:
             return None
         version, text, last = self._pushed
         if now - last < CONFIG_RESEND_S:
@@ -512,7 +511,7 @@ class Engine:
             return []
         transfer = time.monotonic_ns() & 0x7FFFFFFF
         for body in config_chunks(text, version, transfer):
-            self.rings.send(MsgType.REQUEST, dump_json(body), behind)
+            self.net.send(MsgType.REQUEST, dump_json(body), behind)
         self._pushed = (version, text, now)
         return behind
 

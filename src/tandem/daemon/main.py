@@ -19,7 +19,7 @@ from tandem.config import ClusterConfig, ConfigError, load_config
 from tandem.daemon.commands import handlers
 from tandem.daemon.control import ControlServer
 from tandem.daemon.engine import Engine
-from tandem.membership.rt import try_realtime
+from tandem.membership.rt import lock_memory
 from tandem.wire import KeyFileError, TransportError
 
 LOG_FILE = "/var/log/tandem/tandemd.log"
@@ -100,12 +100,17 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     threading.stack_size(THREAD_STACK)
-    realtime = try_realtime() if args.realtime else None
-    engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config))
+    # Memory is locked for the whole process; real-time scheduling is given to the
+    # heartbeat thread only (NetThread), never to the loop that runs agents and decisions.
+    memory = lock_memory() if args.realtime else None
+    engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config),
+                    realtime=args.realtime)
     engine.ensure_paths()
     log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
-             config.config_version, f"; {realtime}" if realtime else "")
+             config.config_version, f"; locked memory: {memory.detail}" if memory else "")
     await engine.open()
+    if engine.net is not None and engine.net.scheduling is not None:
+        log.info("heartbeat thread scheduling: %s", engine.net.scheduling.detail)
     control = ControlServer(engine.paths.socket, handlers(engine))
     await control.start()
     runner = loop.create_task(engine.run(stop))

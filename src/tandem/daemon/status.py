@@ -61,7 +61,9 @@ def engine_status(engine: Engine) -> dict[str, Any]:
         "fencing": sorted(engine.ids[n] for n in engine.fencer.running),
         "fence_devices": engine.fence_checks.status(),
         "manual_fence_pending": list(engine.fencer.acks.pending()),
-        "transport": engine.rings.stats() if engine.rings else {},
+        "transport": engine.net.stats() if engine.net else {},
+        "realtime": (engine.net.scheduling.detail if engine.net and engine.net.scheduling
+                     else "not requested"),
         "heartbeat": _heartbeat_stats(engine),
         "services": engine.svc.status(),
         "qdisk": engine.disk.status(engine.ids),
@@ -71,9 +73,9 @@ def engine_status(engine: Engine) -> dict[str, Any]:
 
 
 def _heartbeat_stats(engine: Engine) -> dict[str, Any]:
-    if engine.heartbeat is None:
+    stats = engine.net.heartbeat_stats() if engine.net is not None else None
+    if stats is None:
         return {}
-    stats = engine.heartbeat.stats()
     return {"sent": stats.sent, "errors": stats.errors, "skipped": stats.skipped,
             "max_lag_ms": round(stats.max_lag_s * 1000, 2),
             "mean_lag_ms": round(stats.mean_lag_s * 1000, 2)}
