@@ -379,7 +379,14 @@ def test_postgres_survives_crash_and_relocation(postgresql: None, tmp_path: Path
         cell.control.power_on("node1")
         cell.wait_state("node2", "node1", {"online"}, timeout=60)
         cell.wait_state("node1", "node2", {"online"}, timeout=60)
-        assert owner(cell, "node1") == "node2"  # no failback by itself
+        # No failback by itself: the rebooted node (the coordinator again, by its lower id)
+        # must take over the placement, not replay the old `-m node1`. Watched for 3 s.
+        held = []
+        for _ in range(15):
+            held.append(owner(cell, "node2"))
+            time.sleep(0.2)
+        assert set(held) == {"node2"}, held
+        assert wait_for(lambda: owner(cell, "node1") == "node2", 10, "node1 to see HA_NSM")
         took = clusvcadm(cell, "node2", "-r", SERVICE, "-m", "node1")
         print(f"HA_NSM relocation back to node1: {took:.1f} s")
         assert owner(cell, "node2") == "node1"

@@ -37,6 +37,16 @@ def failed() -> Step:
     return lambda ledger: ledger.fence_failed(2, 4.0, 5.0, "unreachable")
 
 
+def heard_at(inc: int, when: float) -> Step:
+    """Observed at 5.0 as a member whose last heartbeat arrived at `when`."""
+    return lambda ledger: ledger.observe(2, True, inc, 5.0, heard_at=when)
+
+
+def fenced_while_online() -> Step:
+    """A failed stop: the node is fenced while still in contact (fence done at 4.0)."""
+    return lambda ledger: (ledger.fencing_started(2, 3.0), ledger.fence_succeeded(2, 4.0))
+
+
 def left() -> Step:
     return lambda ledger: ledger.left(2, 5.0)
 
@@ -62,6 +72,14 @@ CASES = [
     ("fenced then rebooted", [heard(10), silent(), fencing(), fenced(), heard(11)], S.ONLINE),
     ("heard after fence without restart: the device lied",
      [heard(10), silent(), fencing(), fenced(), heard(10)], S.UNCLEAN),
+    ("heartbeats from before the power-off are not a lie",
+     [heard(10), fenced_while_online(), heard_at(10, 3.9)], S.FENCED),
+    ("within the in-flight grace", [heard(10), fenced_while_online(), heard_at(10, 4.1)],
+     S.FENCED),
+    ("heard well after the power-off: the device lied",
+     [heard(10), fenced_while_online(), heard_at(10, 4.5)], S.UNCLEAN),
+    ("peer's fence, then heartbeats older than our news",
+     [heard(10), silent(), peer_fenced(10), heard_at(10, 5.5)], S.FENCED),
     ("clean leave", [heard(10), left()], S.OFFLINE),
     ("back after a clean leave", [heard(10), left(), heard(11)], S.ONLINE),
     ("late heartbeats after a leave", [heard(10), left(), heard(10)], S.OFFLINE),

@@ -119,6 +119,18 @@ def test_failed_stop_fences_and_never_starts_elsewhere() -> None:
     assert again.node == 0 and fences == [1]
 
 
+def test_failed_stop_node_fenced_but_still_in_token_window() -> None:
+    """Fenced while its last heartbeats still make it a member: no second fence, and the
+    service is free (a fenced node runs nothing)."""
+    rep = reports(n1=(L.STOP_FAILED, 2), n2=L.STOPPED, n3=L.STOPPED)
+    for state, owner in ((S.FENCING, 0), (S.FENCED, 2)):
+        states = {1: state, 2: S.ONLINE, 3: S.ONLINE}
+        v = replace(view(states, rep, placement=Assignment(node=0, gen=2)),
+                    members=frozenset({1, 2, 3}))
+        a, fences, _ = decide(v)
+        assert fences == [] and a.node == owner, state
+
+
 def test_monitor_failure_restarts_in_place_then_relocates() -> None:
     cfg = config(service(max_restarts=2, restart_window_s=60))
     rep = reports(n1=(L.FAILED, 3), n2=L.STOPPED, n3=L.STOPPED)

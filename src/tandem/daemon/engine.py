@@ -118,6 +118,7 @@ class Engine:
         self._paused: tuple[float, float] | None = None
         self._state_pending = False
         self._last_state_sent = 0.0
+        self._state_members: frozenset[int] = frozenset()
         self.reports: dict[int, PeerReport] = {}
         self.view: MembershipView | None = None
         self.unblocked = unblocked
@@ -285,7 +286,7 @@ class Engine:
         self.alive = view.alive
         for peer_id, peer in view.peers.items():
             self._transitions(self.ledger.observe(peer_id, peer.member, peer.incarnation, now,
-                                                  alive=peer.alive))
+                                                  alive=peer.alive, heard_at=peer.last_heard))
         self._adopt_peer_fences(view, now)
         self._update_rings(view)
         self._update_quorum(view)
@@ -296,8 +297,10 @@ class Engine:
         fences, changed = self.svc.round(self.membership(view, now))
         for fence in fences:
             self._fence_for_service(fence)
-        if changed or now - self._last_state_sent > STATE_PERIOD_S:
-            self._send_state()
+        joined = view.members - self._state_members
+        self._state_members = view.members
+        if changed or joined or now - self._last_state_sent > STATE_PERIOD_S:
+            self._send_state()  # a node that just joined learns the table at once
         self._send_pushed_config(now)
 
     def membership(self, view: MembershipView, now: float) -> Membership:

@@ -25,10 +25,22 @@ from tandem.manager.placement import (
     blockers,
     decide_services,
     effective_intent,
+    held,
 )
 from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 FULL_ROUND_S = 1.0
+PLACEMENT_WAIT_S = 3.0  # a new coordinator's wait for the members' STATE, at most
+
+
+def newest_placement(mine: dict[str, Assignment],
+                     theirs: dict[str, Assignment]) -> dict[str, Assignment]:
+    """Per service, the assignment of the higher generation (the later decision)."""
+    merged = dict(mine)
+    for name, assignment in theirs.items():
+        if name not in merged or assignment.gen > merged[name].gen:
+            merged[name] = assignment
+    return merged
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class ServiceSync:
         self.dirty = True
         self._last_round = 0.0
         self._last_membership: object = None
+        self._coordinating_since: float | None = None
         self.shown: dict[str, ServiceShow] = {}
         self.last_owner: dict[str, int] = {}
         self._sync_frozen()
@@ -79,8 +92,12 @@ class ServiceSync:
 
     # -- messages ---------------------------------------------------------------------------
     def outgoing(self, coordinator: bool) -> StateMessage:
+        """Every node that knows a placement shares it: a coordinator that just booted
+        takes it over instead of deciding afresh (and replaying operator requests that
+        were carried out long ago). Notes come from the coordinator only."""
+        known = coordinator or self.placement_known
         return StateMessage(self.local.report(), dict(self.intents),
-                            dict(self.placement) if coordinator else None,
+                            dict(self.placement) if known else None,
                             dict(self.notes) if coordinator else {})
 
     def _local_changed(self) -> None:
@@ -97,14 +114,30 @@ class ServiceSync:
             save_intents(self.intents_path, self.intents)
             self._sync_frozen()
             self.dirty = True
-        if msg.placement is not None and sender == coordinator and sender != self.local_id \
-                and (msg.placement != self.placement or msg.notes != self.notes
-                     or not self.placement_known):
+        if msg.placement is None or sender == self.local_id:
+            return bool(changed)
+        if sender == coordinator and (msg.placement != self.placement
+                                      or msg.notes != self.notes or not self.placement_known):
             self.placement = msg.placement
             self.placement_known = True
             self.notes = msg.notes
             self.dirty = True
+        elif not self.placement_known:
+            # Not trusted (placement_known stays false): a starting point for this node's
+            # first decisions, should it be or become the coordinator before it hears one.
+            self.placement = newest_placement(self.placement, msg.placement)
+            self.dirty = True
         return bool(changed)
+
+    def _waiting_for_placement(self, m: Membership) -> bool:
+        """A coordinator that knows no placement yet waits (bounded) for every member's
+        STATE: one of them may carry the placement of the previous coordinator."""
+        if self.placement_known:
+            return False
+        if self._coordinating_since is None:
+            self._coordinating_since = m.now
+        silent = [n for n in m.members if n != self.local_id and n not in self.reports]
+        return bool(silent) and m.now - self._coordinating_since < PLACEMENT_WAIT_S
 
     def forget(self, node: int) -> None:
         """A node restarted: its old report is meaningless."""
@@ -140,7 +173,9 @@ class ServiceSync:
             return fences, changed
         self.dirty = False
         self._last_round = m.now
-        if m.quorate and m.coordinator == self.local_id and self.local.probed:
+        if m.coordinator != self.local_id:
+            self._coordinating_since = None
+        elif m.quorate and self.local.probed and not self._waiting_for_placement(m):
             decision = decide_services(self.config, self.view(m))
             if decision.placement != self.placement or decision.notes != self.notes:
                 changed = True
@@ -165,10 +200,14 @@ class ServiceSync:
         reports = {n: r for n, r in view.reports.items()
                    if view.node_states.get(n) not in DOWN_SAFE}
         unreachable = frozenset(n for n in reports if n not in view.members)
+        # A node whose report says "stopped" plays no part in how a service looks: each
+        # service is shown from the few reports that mention it otherwise.
+        holding = held(reports)
         for svc in self.config.services:
             show = show_service(svc, effective_intent(svc, self.intents),
                                 self.placement.get(svc.name, Assignment()),
-                                reports, self.notes.get(svc.name, ""), unreachable=unreachable)
+                                holding.get(svc.name, {}), self.notes.get(svc.name, ""),
+                                unreachable=unreachable)
             old = self.shown.get(svc.name)
             if old is not None and old.owner is not None and old.owner != show.owner:
                 self.last_owner[svc.name] = old.owner
@@ -182,8 +221,9 @@ class ServiceSync:
     # -- status and operator requests ----------------------------------------------------------
     def status(self) -> list[dict[str, Any]]:
         rows = []
+        local = self.local.report()
         reports = dict(self.reports)
-        reports[self.local_id] = self.local.report()
+        reports[self.local_id] = local
         for svc in self.config.services:
             show = self.shown.get(svc.name, ServiceShow("stopped", None, ""))
             intent = effective_intent(svc, self.intents)
@@ -197,7 +237,7 @@ class ServiceSync:
                              svc.name, Assignment()).node),
                          "since": (reports[show.owner].get(svc.name).since
                                    if show.owner in reports else None),
-                         "local": self.local.report().get(svc.name).state.value})
+                         "local": local.get(svc.name).state.value})
         return rows
 
     def request(self, service: str, action: str, node: str | None) -> str:

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from tandem.config.model import ClusterConfig, ServiceDef
 from tandem.manager.actions import Fence
-from tandem.manager.model import Assignment, Intent, LocalState, NodeReport
+from tandem.manager.model import Assignment, Intent, LocalState, NodeReport, ServiceReport
 from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 NO_PRIORITY = 10_000
+STOPPED = ServiceReport()  # what a node that never mentions a service reports for it
+
+
+def held(reports: Mapping[int, NodeReport]) -> dict[str, dict[int, NodeReport]]:
+    """Per service, the nodes (in the order of `reports`) whose report shows it in any
+    state but stopped. With hundreds of services almost every report says "stopped":
+    the decisions about who runs what only need the others."""
+    found: dict[str, dict[int, NodeReport]] = {}
+    for node, report in reports.items():
+        for name, mine in report.services.items():
+            if mine.state is not LocalState.STOPPED:
+                found.setdefault(name, {})[node] = report
+    return found
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,17 @@ class ServiceView:
     intents: Mapping[str, Intent]
     placement: Mapping[str, Assignment]
 
+    @cached_property
+    def holding(self) -> dict[str, dict[int, NodeReport]]:
+        """`held(reports)`, computed once per snapshot."""
+        return held(self.reports)
+
+    def holders(self, service: str, state: LocalState) -> list[int]:
+        """Members whose report shows `service` in `state` (not stopped), ascending."""
+        found = self.holding.get(service, {})
+        return sorted(n for n, r in found.items()
+                      if n in self.members and r.services[service].state is state)
+
 
 @dataclass
 class ServiceDecision:
@@ -50,6 +75,12 @@ def effective_intent(svc: ServiceDef, intents: Mapping[str, Intent]) -> Intent:
     return intents.get(svc.name, Intent(enabled=svc.autostart))
 
 
+def report_of(view: ServiceView, node: int, service: str) -> ServiceReport:
+    """What `node` last reported about `service` (stopped if nothing)."""
+    report = view.reports.get(node)
+    return STOPPED if report is None else report.services.get(service, STOPPED)
+
+
 def could_hold(view: ServiceView, node: int, service: str) -> bool:
     """Might `node` still run (part of) `service`?"""
     state = view.node_states.get(node, NodeState.UNKNOWN)
@@ -58,7 +89,7 @@ def could_hold(view: ServiceView, node: int, service: str) -> bool:
     report = view.reports.get(node)
     if report is None or not report.probed:
         return True  # it never told us what it runs
-    mine = report.get(service)
+    mine = report.services.get(service, STOPPED)
     if mine.state.active:
         return True
     # Assigned to it, but it has not acted on that assignment yet: it may be starting.
@@ -90,7 +121,7 @@ def candidates(svc: ServiceDef, view: ServiceView, avoid: frozenset[int]) -> lis
 def _next_gen(view: ServiceView, service: str, assignment: Assignment) -> int:
     """A generation above every one in use for `service`, so that any node still
     carrying out an older one sees the change (nodes ignore older generations)."""
-    seen = [r.get(service).gen for r in view.reports.values()]
+    seen = [r.services.get(service, STOPPED).gen for r in view.reports.values()]
     return max([assignment.gen, *seen]) + 1
 
 
@@ -104,12 +135,10 @@ def _change(view: ServiceView, service: str, assignment: Assignment,
 def _normalize(view: ServiceView, service: str, assignment: Assignment) -> Assignment:
     """Make a placement that lags behind the reports (a coordinator that just took over,
     or just started) agree with what runs: adopt a lone running owner."""
-    running = sorted(n for n in view.members
-                     if view.reports.get(n, NodeReport()).get(service).state
-                     == LocalState.STARTED)
+    running = view.holders(service, LocalState.STARTED)
     owner = assignment.node
     if owner:
-        owner_gen = view.reports.get(owner, NodeReport()).get(service).gen
+        owner_gen = report_of(view, owner, service).gen
         if owner_gen > assignment.gen:
             return replace(assignment, gen=owner_gen)
         return assignment
@@ -159,12 +188,13 @@ def _apply_intent(svc: ServiceDef, view: ServiceView, intent: Intent,
 
 def _place(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Assignment,
            decision: ServiceDecision) -> Assignment:
-    failed_stops = [n for n in view.members
-                    if view.reports.get(n, NodeReport()).get(svc.name).state
-                    == LocalState.STOP_FAILED]
+    # A fenced node's last report is void (it runs nothing), even while its last
+    # heartbeats keep it inside the token window; one being fenced is not asked again.
+    failed_stops = [n for n in view.holders(svc.name, LocalState.STOP_FAILED)
+                    if view.node_states.get(n) not in DOWN_SAFE]
     if failed_stops:
         for node in failed_stops:
-            if node in view.fenceable:
+            if node in view.fenceable and view.node_states.get(node) == NodeState.ONLINE:
                 decision.fences.append(Fence(node, f"stop of {svc.name} failed"))
         decision.notes[svc.name] = "blocked: a stop failed on " + \
             ", ".join(_name(view, n) for n in failed_stops)
@@ -206,7 +236,7 @@ def _check_owner(svc: ServiceDef, view: ServiceView, intent: Intent, assignment:
         decision.notes[svc.name] = f"waiting for {_name(view, owner)} ({state.value}) " \
                                    f"to be fenced"
         return assignment
-    report = view.reports.get(owner, NodeReport()).get(svc.name)
+    report = report_of(view, owner, svc.name)
     if report.state == LocalState.FAILED and report.gen == assignment.gen:
         return _recover(svc, view, intent, assignment, (report.restarts, decision))
     if svc.domain.failback and report.state == LocalState.STARTED:

@@ -32,6 +32,9 @@ class NodeState(enum.Enum):
     UNCLEAN = "unclean"
 
 
+# Heartbeats heard this soon after a confirmed power-off were in flight before it.
+STALE_GRACE_S = 0.2
+
 # States in which the node might still run something it had: nothing of it may move.
 SUSPECT = frozenset({NodeState.UNKNOWN, NodeState.LOST, NodeState.FENCING,
                      NodeState.UNCLEAN})
@@ -49,6 +52,7 @@ class NodeRecord:
     incarnation: int | None = None
     fenced_incarnation: int | None = None
     fenced_at: float | None = None
+    off_since: float | None = None  # local time we learned it was off (ours or a peer's)
     fence_failures: int = 0
     retry_at: float = 0.0
     note: str = ""
@@ -94,9 +98,12 @@ class Ledger:
         return [change]
 
     def observe(self, node_id: int, member: bool, incarnation: int | None,
-                now: float, *, alive: bool | None = None) -> list[Transition]:
+                now: float, *, alive: bool | None = None,
+                heard_at: float | None = None) -> list[Transition]:
         """Apply what the failure detector says about a peer at `now`: `member` (two-way
         contact) admits it; only silence (`alive` false) makes an online peer lost.
+        `heard_at` is when it was last heard (heartbeats from before its power-off do
+        not count as being heard again).
 
         A peer we still hear but that no longer hears us is not declared lost here: it is
         the one that will act (it sees us silent), and shooting it back would turn a
@@ -104,12 +111,19 @@ class Ledger:
         rec = self.records[node_id]
         if node_id == self.local_id:
             return []
-        if member:
+        if member and not self._stale(rec, heard_at):
             return self._heard(rec, incarnation, now)
         heard = member if alive is None else alive
         if rec.state == NodeState.ONLINE and not heard:
             return self._move(rec, NodeState.LOST, now, "silent past the token timeout")
         return []
+
+    @staticmethod
+    def _stale(rec: NodeRecord, heard_at: float | None) -> bool:
+        """A fenced node still inside the token window of its last heartbeats: they were
+        sent before it lost power, so they prove nothing."""
+        return (rec.state == NodeState.FENCED and heard_at is not None
+                and rec.off_since is not None and heard_at <= rec.off_since + STALE_GRACE_S)
 
     def _heard(self, rec: NodeRecord, incarnation: int | None, now: float) -> list[Transition]:
         new_life = (incarnation is not None and rec.incarnation is not None
@@ -141,6 +155,7 @@ class Ledger:
     def fence_succeeded(self, node_id: int, now: float, note: str = "") -> list[Transition]:
         rec = self.records[node_id]
         rec.fenced_incarnation, rec.fenced_at, rec.fence_failures = rec.incarnation, now, 0
+        rec.off_since = now
         return self._move(rec, NodeState.FENCED, now, note or "confirmed powered off")
 
     def fence_failed(self, node_id: int, now: float, retry_in: float,
@@ -163,6 +178,7 @@ class Ledger:
                 and rec.incarnation > incarnation):
             return []
         rec.fenced_incarnation, rec.fenced_at = incarnation, fenced_at
+        rec.off_since = now  # the peer's clock is not ours: what we know is "off by now"
         return self._move(rec, NodeState.FENCED, now, "fenced (reported by a peer)")
 
     def fenced_records(self) -> dict[int, tuple[int | None, float]]:
