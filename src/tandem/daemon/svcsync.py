@@ -7,6 +7,7 @@ class never looks at sockets or clocks other than through what it is given.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from tandem.manager.placement import (
 from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 FULL_ROUND_S = 1.0
+# Rounds prompted by peers' reports (not by a membership change) take at most this share
+# of the loop's time: a burst of STATE messages (a cold start of a large cell) is
+# handled in a few rounds instead of one per message.
+ROUND_SHARE = 0.25
 PLACEMENT_WAIT_S = 3.0  # a new coordinator's wait for the members' STATE, at most
 
 
@@ -77,6 +82,8 @@ class ServiceSync:
         self.dirty = True
         self._last_round = 0.0
         self._last_membership: object = None
+        self._next_round = 0.0  # earliest moment of a round not due to membership
+        self._wake_pending = False
         self._coordinating_since: float | None = None
         self.shown: dict[str, ServiceShow] = {}
         self.last_owner: dict[str, int] = {}
@@ -166,12 +173,17 @@ class ServiceSync:
         # A full round still runs every FULL_ROUND_S, for the restart windows and delays.
         key = (m.members, m.quorate, m.coordinator, tuple(sorted(m.states.items(),
                                                                 key=lambda x: x[0])))
-        if key != self._last_membership:
+        urgent = key != self._last_membership
+        if urgent:
             self._last_membership = key
             self.dirty = True
         if not self.dirty and m.now - self._last_round < FULL_ROUND_S:
             return fences, changed
-        self.dirty = False
+        if not urgent and m.now < self._next_round:
+            self._wake_in(self._next_round - m.now)
+            return fences, changed
+        started = time.monotonic()
+        prompted, self.dirty = self.dirty, False
         self._last_round = m.now
         if m.coordinator != self.local_id:
             self._coordinating_since = None
@@ -193,8 +205,24 @@ class ServiceSync:
             else None
         self.local.reconcile(trusted, self.local_id, m.quorate,
                              lambda svc: not blockers(view, svc, exclude=self.local_id))
-        self._record_display(view)
+        if prompted or changed:  # else nothing the display shows has changed
+            self._record_display(view)
+        spent = time.monotonic() - started
+        self._next_round = m.now + spent / ROUND_SHARE
         return fences, changed
+
+    def _wake_in(self, delay: float) -> None:
+        """Have the engine tick when a deferred round is due (through `on_change`, its
+        only way in; the STATE it may send is unchanged, and peers skip it unread)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+
+        def due() -> None:
+            self._wake_pending = False
+            self._on_change()
+
+        asyncio.get_running_loop().call_later(delay, due)
 
     def _record_display(self, view: ServiceView) -> None:
         reports = {n: r for n, r in view.reports.items()

@@ -1,6 +1,10 @@
 """STATE messages: what a node tells its peers about services (its report, the operator
 intents it knows, and — from the coordinator — the placement). Compressed JSON, so a
-cell with hundreds of services still fits in one datagram."""
+cell with hundreds of services still fits in one datagram.
+
+A service a node has never run (stopped, generation 0) is left out of its report: a
+missing entry reads as exactly that (`NodeReport.get`), and in a large cell most
+services never ran on most nodes, so messages stay small and quick to decode."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from tandem.manager.model import Assignment, Intent, NodeReport, ServiceReport
 from tandem.wire import BadPayload
 
 log = logging.getLogger("tandemd.sync")
+NEVER_RAN = ServiceReport()
 
 
 @dataclass
@@ -30,7 +35,8 @@ class StateMessage:
 def encode_state(msg: StateMessage) -> bytes:
     doc: dict[str, Any] = {
         "p": msg.report.probed,
-        "s": {name: r.to_wire() for name, r in msg.report.services.items()},
+        "s": {name: r.to_wire() for name, r in msg.report.services.items()
+              if r != NEVER_RAN},
         "i": {name: i.to_wire() for name, i in msg.intents.items()},
     }
     if msg.placement is not None:

@@ -18,9 +18,16 @@ def register(cls: A) -> A:
     return cls
 
 
+_LOADED: list[str] = []
+
+
 def _load_builtins() -> None:
+    """Import the built-in agents (once: a configuration names hundreds of resources)."""
+    if _LOADED:
+        return
     for module in BUILTIN_MODULES:
         importlib.import_module(f"tandem.resources.{module}")
+    _LOADED.extend(BUILTIN_MODULES)
 
 
 def get_agent(name: str) -> type[ResourceAgent]:
