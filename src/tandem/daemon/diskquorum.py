@@ -17,6 +17,7 @@ class DiskQuorum:
         self.config = config
         self.runner = (QuorumDisk(config.qdisk, local.id, node_name=local.name,
                                   cell=config.name) if config.qdisk is not None else None)
+        self._passed = False
 
     def start(self) -> None:
         if self.runner is not None:
@@ -41,7 +42,16 @@ class DiskQuorum:
     def score_ok(self) -> bool:
         """False when this node's heuristics fail: it must give up its vote and services."""
         view = self.view()
+        if view is not None and view.score_ok:
+            self._passed = True
         return view is None or view.score_ok
+
+    def gave_up(self) -> bool:
+        """Heuristics failing after they had passed since this daemon started: the node
+        may still hold services, so peers fence it to be sure. A node that never passed
+        (just booted, or booted cut off) never ran anything: it is left alone, without a
+        vote, instead of being fenced again at every boot."""
+        return not self.score_ok() and self._passed
 
     def status(self, names: dict[int, str]) -> dict[str, Any] | None:
         view = self.view()

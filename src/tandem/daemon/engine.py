@@ -68,6 +68,7 @@ class PeerReport:
     members: frozenset[int] = frozenset()
     quorate: bool = False
     withdrawn: bool = False
+    gave_up: bool = False  # withdrawn after having passed its heuristics: to be fenced
     config_version: int = 0
     fenced: dict[int, tuple[int | None, float]] = field(default_factory=dict)
 
@@ -203,7 +204,7 @@ class Engine:
         members = sorted(self.view.members) if self.view else [self.local.id]
         fenced = {str(n): [inc, at] for n, (inc, at) in self.ledger.fenced_records().items()}
         return {"m": members, "q": self.quorum.quorate, "f": fenced,
-                "w": not self.disk.score_ok()}
+                "w": not self.disk.score_ok(), "g": self.disk.gave_up()}
 
     def _on_message(self, msg: Message, ring: int, now: float,
                     body: HeartbeatPayload | None) -> None:
@@ -233,6 +234,7 @@ class Engine:
         report.members = members
         report.quorate = bool(extra.get("q", False))
         report.withdrawn = bool(extra.get("w", False))
+        report.gave_up = bool(extra.get("g", False))
         fenced = extra.get("f", {})
         if isinstance(fenced, dict):
             report.fenced = {int(k): (v[0], float(v[1])) for k, v in fenced.items()
@@ -348,8 +350,8 @@ class Engine:
                    for i, r in self.ledger.records.items()},
             fencing=self.fencer.running,
             startup_grace_over=now - self.started > self.startup_grace_s,
-            evicted=self.withdrawn(self.view.members if self.view else frozenset())
-            - {self.local.id})
+            evicted=frozenset(m for m in (self.view.members if self.view else ())
+                              if m in self.reports and self.reports[m].gave_up))
 
     @property
     def startup_grace_s(self) -> float:
