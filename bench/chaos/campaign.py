@@ -1,0 +1,365 @@
+"""The reliability campaign: a seeded random sequence of faults on lab cells, with the
+split-brain watch, the holder watch and the record client running throughout.
+
+For every fault: inject it, let it last if it has a duration, wait (bounded) until every
+service it disrupted is started again and the client's records are acknowledged again,
+check the acknowledged records on the service's disk, then undo what the fault left
+(power on, resume, plug cables) and wait until the cell is whole before the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos.cell import Cell, Status
+from chaos.cells import AUX, DATA, PROFILES, Profile, campaign_cell
+from chaos.faults import Deck, FaultContext, Injected
+from chaos.holders import HolderSpec, HolderWatch
+from chaos.labs import ChaosError, Lab, chaos_lab
+from chaos.records import Check, RecordClient
+from chaos.timeline import fence_counts, inquorate_fences, keep_evidence
+from tandem.lab.proc import LabError
+from tandem.lab.watch import SplitBrainWatch
+
+Say = Callable[[str], None]
+WHOLE_TIMEOUT_S = 90.0
+FIRST_START_S = 60.0
+MIN_CAP_S = 60.0
+POLL_S = 0.2
+MAX_CELLS = 3  # cells of one size a campaign may use up
+VERIFY_TRIES = 5
+EVIDENCE = Path("/var/tmp/tandem-chaos")  # where a failing run leaves its timelines
+SETTLED = ("fenced", "offline", "online")  # how a victim may look once dealt with
+
+
+@dataclass
+class Options:
+    """What to run: how many faults, from which seed, on which cell sizes."""
+
+    faults: int
+    seed: int
+    sizes: tuple[int, ...] = (2, 3)
+    qdisk: bool = True  # also a 2-node cell with a quorum disk (last in the plan)
+    profile: Profile = PROFILES["default"]
+    say: Say = lambda _line: None
+
+
+@dataclass
+class FaultRecord:
+    """One injected fault and what followed."""
+
+    index: int
+    nodes: int
+    kind: str
+    variant: str
+    detail: str
+    disrupted: list[str]
+    budget_s: float
+    recovery_s: float | None = None
+    client_outage_s: float | None = None
+    whole_s: float | None = None
+    violations: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    owners_before: dict[str, str] = field(default_factory=dict)
+    owners_after: dict[str, str] = field(default_factory=dict)
+    abandon: bool = False
+    qdisk: bool = False  # the cell had a quorum disk
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass
+class CampaignResult:
+    """Everything the summary needs."""
+
+    options: Options
+    faults: list[FaultRecord] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # not tied to one fault
+    anomalies: list[str] = field(default_factory=list)
+    acked: int = 0
+    attempts: int = 0
+    verifications: int = 0
+    duration_s: float = 0.0
+
+    def all_violations(self) -> list[str]:
+        return [*self.violations, *(f"fault {f.index} ({f.kind}): {v}"
+                                    for f in self.faults for v in f.violations)]
+
+
+def plan(faults: int, sizes: tuple[int, ...],
+         qdisk: bool = False) -> list[tuple[int, bool, int]]:
+    """Share `faults` between the cells: (size, has a quorum disk, count); the first
+    cells get the remainder. The quorum-disk cell (2 nodes) comes last."""
+    cells = [(size, False) for size in sizes] + ([(2, True)] if qdisk else [])
+    base, extra = divmod(faults, len(cells))
+    counts = [base + (1 if i < extra else 0) for i in range(len(cells))]
+    return [(size, disk, count) for (size, disk), count in zip(cells, counts, strict=True)
+            if count > 0]
+
+
+def run_campaign(opts: Options) -> CampaignResult:
+    """Run the whole campaign; raises ChaosError only if a lab cannot be built."""
+    result = CampaignResult(opts)
+    rng = random.Random(opts.seed)
+    started = time.monotonic()
+    deck = Deck(rng)  # one deck for the whole campaign: each round covers every kind
+    index = 0
+    for size, qdisk, count in plan(opts.faults, opts.sizes, opts.qdisk):
+        last = index + count
+        for _ in range(MAX_CELLS):  # an abandoned cell is replaced by a fresh one
+            text = campaign_cell("chaos", size, opts.profile, qdisk=qdisk)
+            with chaos_lab(f"c{size}{'q' if qdisk else ''}", text, opts.say) as lab:
+                cell_run = CellRun(lab, size, (rng, deck), opts, result, qdisk=qdisk)
+                try:
+                    cell_run.run(index, last - index)
+                except (ChaosError, LabError) as exc:  # a step of the harness failed
+                    result.violations.append(f"{size}-node cell stopped after fault "
+                                             f"{cell_run.index}: {exc}")
+                    result.anomalies.append(f"timelines and logs kept in "
+                                            f"{keep_evidence(lab, EVIDENCE)}")
+                index = cell_run.index
+            if index >= last:
+                break
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+class CellRun:
+    """The faults of one cell, with its watches and its client."""
+
+    def __init__(self, lab: Lab, size: int, draws: tuple[random.Random, Deck],
+                 opts: Options, result: CampaignResult, *, qdisk: bool = False) -> None:
+        self.lab = lab
+        self.size = size
+        self.qdisk = qdisk
+        self.cell = Cell(lab)
+        self.rng, self.deck = draws
+        self.opts = opts
+        self.result = result
+        self.index = 0  # number of the last fault injected
+
+    def run(self, first_index: int, count: int) -> None:
+        """Inject `count` faults numbered from `first_index + 1` (see `self.index`)."""
+        self.index = first_index
+        violations_before = len(self.result.all_violations())
+        self.cell.wait_whole(FIRST_START_S)
+        specs = [HolderSpec(DATA, process_mark="recordd.py"),
+                 HolderSpec(AUX, dummy_resource=f"{AUX}-state")]
+        with SplitBrainWatch(self.lab.record.name, interval_s=0.05) as watch, \
+                HolderWatch(self.lab, specs) as holders, RecordClient(self.lab) as client:
+            self.client = client
+            self._wait_first_ack()
+            seen = Seen()
+            self._faults(count, lambda: seen.new(watch, holders))
+            self.result.violations += seen.new(watch, holders)
+            final = self._verify()
+            if not final.ok:
+                self.result.violations.append(f"final read-back: {_check_text(final)}")
+            attempts, acked = client.counts()
+            self.result.attempts += attempts
+            self.result.acked += acked
+        self.result.violations += [f"{self.size}-node cell: {v}"
+                                   for v in inquorate_fences(self.lab)]
+        self.result.anomalies += self.cell.anomalies
+        if len(self.result.all_violations()) > violations_before:
+            kept = keep_evidence(self.lab, EVIDENCE)
+            self.result.anomalies.append(f"timelines and logs of {self.lab.record.name} "
+                                         f"kept in {kept}")
+
+    def _faults(self, count: int, watched: Callable[[], list[str]]) -> None:
+        """The fault loop; `watched()` hands out what the watches saw since last asked."""
+        last = self.index + count
+        for _ in range(2 * count):  # a fault that could not be injected is drawn again
+            if self.index >= last:
+                break
+            record = self.one_fault(self.index + 1)
+            if record is None:
+                continue
+            self.index = index = record.index
+            record.violations += watched()
+            self.result.faults.append(record)
+            self.opts.say(_progress_line(record, self.opts.faults))
+            if record.abandon:
+                self.result.violations.append(f"{self.size}-node cell abandoned after "
+                                              f"fault {index}")
+                break
+
+    def _wait_first_ack(self) -> None:
+        deadline = time.monotonic() + FIRST_START_S
+        while self.client.first_ack_after(0.0) is None:
+            if time.monotonic() > deadline or not self.client.alive():
+                raise ChaosError("the record client never got an acknowledgement")
+            time.sleep(0.1)
+
+    def owners(self) -> dict[str, str]:
+        for node in self.cell.nodes:
+            status = self.cell.status(node)
+            if status is not None:
+                return {r["name"]: r["owner"] for r in status["services"] if r["owner"]}
+        raise ChaosError("no daemon answers")
+
+    def one_fault(self, index: int) -> FaultRecord | None:
+        owners = self.owners()
+        kind = self.deck.draw(qdisk=self.qdisk)
+        try:
+            injected = kind.inject(FaultContext(self.cell, self.rng, self.opts.profile,
+                                                owners, qdisk=self.qdisk))
+        except (ChaosError, LabError) as exc:
+            self.result.anomalies.append(f"fault {index} ({kind.name}) not injected: {exc}")
+            with contextlib.suppress(LabError):
+                self.cell.restore()
+            return None
+        record = FaultRecord(index, self.size, injected.kind, injected.variant,
+                             injected.detail, sorted(injected.disrupted),
+                             injected.budget_s, notes=list(injected.notes),
+                             owners_before=owners, qdisk=self.qdisk)
+        if injected.release is not None:
+            time.sleep(injected.hold_s)
+            try:
+                injected.release()
+            except LabError as exc:
+                record.notes.append(f"ending the fault failed: {exc}")
+        self._await_recovery(injected, owners, record)
+        record.unexpected += [f"{count} fence operations against {node}" for node, count in
+                              fence_counts(self.lab, injected.at, time.time()).items()
+                              if count > 1]
+        if DATA in injected.disrupted and record.recovery_s is not None:
+            self._check_records(record, "after the failover")
+        try:
+            self.cell.restore()
+            record.whole_s = self.cell.wait_whole(WHOLE_TIMEOUT_S)
+        except (ChaosError, LabError) as exc:
+            record.violations.append(str(exc))
+            record.abandon = True
+            return record
+        self._check_records(record, "once whole")
+        return record
+
+    def _await_recovery(self, inj: Injected, before: dict[str, str],
+                        record: FaultRecord) -> None:
+        cap = max(3 * inj.budget_s, MIN_CAP_S)
+        deadline = time.monotonic() + cap
+        while time.monotonic() < deadline:
+            status = self._observer_status(inj)
+            done = status is not None and self._recovered(inj, status)
+            if status is not None and done is not None:
+                record.recovery_s = done
+                record.client_outage_s = self.client.outage(inj.at)
+                record.unexpected += _unexpected(inj, status, before, self.cell)
+                record.owners_after = {r["name"]: r["owner"] for r in status["services"]}
+                if done > inj.budget_s:
+                    record.violations.append(f"late: back after {done:.1f} s, expected "
+                                             f"within {inj.budget_s:.1f} s")
+                return
+            time.sleep(POLL_S)
+        record.violations.append(f"not back within {cap:.0f} s (expected within "
+                                 f"{inj.budget_s:.1f} s): "
+                                 f"{'; '.join(self.cell.problems()[:4])}")
+
+    def _observer_status(self, inj: Injected) -> Status | None:
+        for node in self.cell.nodes:
+            if not self.cell.usable(node) or (inj.gone and node == inj.victim):
+                continue
+            status = self.cell.status(node)
+            if status is not None and status["quorate"]:
+                return status
+        return None
+
+    def _recovered(self, inj: Injected, status: Status) -> float | None:
+        """Seconds from the fault until every disrupted service was back and the client
+        had an acknowledgement again; None while not yet."""
+        if inj.gone and inj.victim is not None:
+            seen = next(r["state"] for r in status["nodes"] if r["name"] == inj.victim)
+            if seen not in SETTLED:
+                return None  # not yet fenced: a restore now would race the fence
+        worst = 0.0
+        for row in status["services"]:
+            if row["state"] != "started" or not row["owner"] or \
+                    (inj.gone and row["owner"] == inj.victim):
+                return None
+            if row["name"] in inj.disrupted:
+                if row["since"] is None or row["since"] < inj.at:
+                    return None
+                worst = max(worst, row["since"] - inj.at)
+        if DATA in inj.disrupted:
+            ack = self.client.first_ack_after(inj.at + worst)
+            return None if ack is None else max(worst, ack - inj.at)
+        outage = self.client.outage(inj.at)
+        return None if outage is None else max(worst, outage)
+
+    def _verify(self) -> Check:
+        check = self.client.verify()
+        for _ in range(VERIFY_TRIES - 1):
+            if not check.error:
+                break
+            time.sleep(1.0)
+            check = self.client.verify()
+        self.result.verifications += 1
+        return check
+
+    def _check_records(self, record: FaultRecord, when: str) -> None:
+        check = self._verify()
+        if not check.ok:
+            record.violations.append(f"records {when}: {_check_text(check)}")
+
+
+def _check_text(check: Check) -> str:
+    if check.error:
+        return check.error
+    shown = ", ".join(str(n) for n in check.missing[:10])
+    return f"{len(check.missing)} acknowledged records missing ({shown})"
+
+
+def _unexpected(inj: Injected, status: Status, before: dict[str, str],
+                cell: Cell) -> list[str]:
+    """Takeovers and fences the fault did not call for (not unsafe, but worth a look)."""
+    found = []
+    for row in status["services"]:
+        if row["name"] in inj.disrupted or row["name"] in inj.may_restart:
+            continue
+        if row["owner"] != before.get(row["name"]):
+            found.append(f"{row['name']} moved {before.get(row['name'])} -> {row['owner']}")
+        elif row["since"] is not None and row["since"] > inj.at:
+            found.append(f"{row['name']} restarted on {row['owner']}")
+    for node in cell.nodes:
+        power = cell.power(node)
+        if node != inj.victim and power.power == "off" and power.condition == "off":
+            found.append(f"{node} fenced")
+    return found
+
+
+class Seen:
+    """What the watches reported so far, to hand out only what is new."""
+
+    def __init__(self) -> None:
+        self.split = 0
+        self.holders = 0
+
+    def new(self, watch: SplitBrainWatch, holders: HolderWatch) -> list[str]:
+        split, held = watch.snapshot(), holders.snapshot()
+        found = [v.describe() for v in split[self.split:]]
+        found += [o.describe() for o in held[self.holders:]]
+        self.split, self.holders = len(split), len(held)
+        return found
+
+
+def _progress_line(record: FaultRecord, total: int) -> str:
+    back = ("no recovery" if record.recovery_s is None
+            else f"back in {record.recovery_s:.2f} s" if record.disrupted
+            else "nothing to recover" + (f" (client gap {record.client_outage_s:.2f} s)"
+                                         if record.client_outage_s else ""))
+    extra = f"; {len(record.violations)} VIOLATION(S)" if record.violations else ""
+    odd = f"; unexpected: {', '.join(record.unexpected)}" if record.unexpected else ""
+    cell = f"{record.nodes}-node{' qdisk' if record.qdisk else ''}"
+    return (f"[{record.index}/{total}] {cell} {record.kind} ({record.variant}): "
+            f"{record.detail} -> {back} (budget {record.budget_s:.1f} s)"
+            f"{odd}{extra}")
