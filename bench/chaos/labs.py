@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchlib.labs import remove_lab
 from tandem.config import ClusterConfig
 from tandem.lab import builder
 from tandem.lab.faults import NetworkFaults
@@ -63,17 +64,6 @@ def lab_name(tag: str) -> str:
 def _owner_alive(name: str) -> bool:
     found = NAME_RE.fullmatch(name)
     return found is not None and Path(f"/proc/{found.group(1)}").exists()
-
-
-def remove_lab(name: str, say: Say) -> None:
-    """Remove one lab if it exists (never raises: cleanup must go on)."""
-    if name not in existing_labs():
-        return
-    try:
-        builder.lab_down(name)
-        say(f"lab {name} removed")
-    except LabError as exc:
-        say(f"removing lab {name} failed: {exc}")
 
 
 def cleanup_leftovers(say: Say) -> list[str]:

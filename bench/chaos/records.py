@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from chaos.cells import CHAOS_DIR, RECORD_PORT, VIP
 from chaos.labs import Lab
+from tandem.lab.proc import end_child
 
 CLIENT = str(CHAOS_DIR / "recclient.py")
 READ_TIMEOUT_S = 30.0
@@ -120,13 +121,7 @@ class RecordClient:
         return self._proc.poll() is None
 
     def close(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._reader.join(timeout=5)
+        end_child(self._proc, self._reader)
 
     def __enter__(self) -> RecordClient:
         return self

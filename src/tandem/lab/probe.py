@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from tandem.lab.nodes import NodeControl
+from tandem.lab.proc import end_child
 
 PROBE_SCRIPT = r"""
 import asyncio, json, sys, time
@@ -124,13 +125,7 @@ class HttpProbe:
         return None
 
     def stop(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._reader.join(timeout=5)
+        end_child(self._proc, self._reader)
 
     def __enter__(self) -> HttpProbe:
         return self

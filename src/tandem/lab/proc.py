@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,6 +43,20 @@ def run(argv: Sequence[str], *, timeout: float = 30.0, check: bool = True,
         raise LabError(f"{' '.join(argv)} failed ({proc.returncode}): "
                        f"{detail[-1] if detail else 'no output'}")
     return proc
+
+
+def end_child(proc: subprocess.Popen[str], reader: threading.Thread | None = None,
+              timeout: float = 5.0) -> None:
+    """Stop a helper process we started (TERM, then KILL past `timeout`) and the thread
+    that read its output."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if reader is not None:
+        reader.join(timeout=timeout)
 
 
 def netns_inode(name: str) -> int | None:
