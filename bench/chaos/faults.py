@@ -360,9 +360,10 @@ class Deck:
 
     def draw(self, *, qdisk: bool = False) -> Kind:
         for _ in range(2 * len(KINDS) + 1):
-            if not self._pile:
-                self._pile = [k for k in KINDS for _ in range(k.weight)]
-                self.rng.shuffle(self._pile)
+            if not any(qdisk or not k.needs_qdisk for k in self._pile):
+                fresh = [k for k in KINDS for _ in range(k.weight)]
+                self.rng.shuffle(fresh)
+                self._pile = fresh + self._pile  # what this cell cannot take stays on top
             kind = self._pile.pop()
             if qdisk or not kind.needs_qdisk:
                 return kind

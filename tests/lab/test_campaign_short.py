@@ -6,6 +6,7 @@ acknowledged record that went missing."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ sys.path.insert(0, str(BENCH))
 from chaos.campaign import Options, run_campaign  # noqa: E402
 from chaos.cell import Cell  # noqa: E402
 from chaos.cells import DATA, PROFILES, RECORD_DIR, campaign_cell  # noqa: E402
-from chaos.faults import KINDS  # noqa: E402
+from chaos.faults import KINDS, Deck  # noqa: E402
 from chaos.holders import HolderSpec, HolderWatch  # noqa: E402
 from chaos.labs import PREFIX, chaos_lab  # noqa: E402
 from chaos.records import RecordClient  # noqa: E402
@@ -33,6 +34,13 @@ pytestmark = pytest.mark.lab
 def _my_labs() -> list[str]:
     return [lab for lab in existing_labs()
             if lab.startswith(PREFIX) and lab.endswith(f"-{os.getpid()}")]
+
+
+def test_deck_keeps_quorum_disk_faults_for_a_cell_with_a_disk() -> None:
+    deck = Deck(random.Random(3))
+    plain = [deck.draw().name for _ in range(100)]  # many rounds without a quorum disk
+    assert "qdisk-loss" not in plain and set(plain) == {k.name for k in KINDS} - {"qdisk-loss"}
+    assert "qdisk-loss" in {deck.draw(qdisk=True).name for _ in range(3)}
 
 
 @pytest.mark.timeout(1800)
