@@ -176,9 +176,9 @@ def test_mutated_configs_never_crash(path: tuple[Any, ...], value: Any, delete: 
 
 
 def test_quorum_disk_section() -> None:
-    disk = '[qdisk]\ndevice = "/dev/tandem/qd"\nlabel = "q"\ninterval_ms = 200\ntko = 5\n'
+    disk = '[qdisk]\ndevice = "/dev/tandem/qd"\nlabel = "q"\ninterval_ms = 100\ntko = 5\n'
     config = parse_config(cell_config("q", extra=disk))
-    assert config.qdisk is not None and config.qdisk.tko_s == 1.0
+    assert config.qdisk is not None and config.qdisk.tko_s == 0.5
     assert not config.two_node and config.total_votes == 3  # two nodes + the disk
     forced = cell_config("q", extra=disk).replace('name = "q"\n', 'name = "q"\ntwo_node = true\n',
                                                   1)
@@ -186,3 +186,8 @@ def test_quorum_disk_section() -> None:
         parse_config(forced, "q.toml")
     with pytest.raises(ConfigError, match=r"qdisk.device"):
         parse_config(cell_config("q", extra='[qdisk]\ndevice = "relative"\n'), "q.toml")
+    slow = disk.replace("tko = 5", "tko = 10")  # 1 s of disk silence, token 0.6 s
+    with pytest.raises(ConfigError, match=r"q.toml: qdisk.tko: interval_ms x tko = 1000 ms "
+                                          r"exceeds the token \(600 ms\)"):
+        parse_config(cell_config("q", extra=slow), "q.toml")
+    assert parse_config(cell_config("q", extra='[qdisk]\ndevice = "/dev/tandem/qd"\n')).qdisk

@@ -22,7 +22,7 @@ def qdisk(text: str) -> QdiskDef:
 def test_defaults() -> None:
     got = qdisk('[qdisk]\ndevice = "/dev/tandem/qd"\n')
     assert got == QdiskDef(device="/dev/tandem/qd")
-    assert (got.interval_s, got.tko_s, got.io_budget_s) == (1.0, 10.0, 5.0)
+    assert (got.interval_s, got.tko_s, got.io_budget_s) == (0.1, 0.5, 0.25)
     assert got.master_wins and got.votes == 1
 
 

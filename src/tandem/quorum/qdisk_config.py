@@ -4,8 +4,9 @@
 [qdisk]
 device = "/dev/disk/by-id/wwn-0x600a0b80001234"   # same LUN on every node
 label = "io1-qdisk"        # checked against the disk's header (tandem qdisk init)
-interval_ms = 1000         # one write and one read of every slot per interval
-tko = 10                   # intervals of silence before a node is dead on disk
+interval_ms = 100          # one write and one read of every slot per interval
+tko = 5                    # intervals of silence before a node is dead on disk
+                           # (interval_ms x tko may not exceed the token)
 votes = 1                  # what the disk adds to the master's partition
 master_wins = true         # the disk's votes go to the master's partition only
 min_score = 0              # 0: more than half of the heuristics' total score
@@ -29,8 +30,10 @@ from tandem.config.reader import Section
 from tandem.quorum.qdisk_format import LABEL_BYTES
 from tandem.quorum.qdisk_heuristics import Heuristic
 
-DEFAULT_INTERVAL_MS = 1000
-DEFAULT_TKO = 10
+# Fast enough that the master role has moved (tko intervals of silence, then a bid and
+# a claim: about tko + 2 intervals) before the default 1 s token declares a node lost.
+DEFAULT_INTERVAL_MS = 100
+DEFAULT_TKO = 5
 DEFAULT_HEURISTIC_INTERVAL_MS = 2000
 DEFAULT_HEURISTIC_TIMEOUT_MS = 1000
 MIN_TKO = 3
