@@ -144,6 +144,17 @@ def test_monitor_failure_restarts_in_place_then_relocates() -> None:
     assert old.node == 1  # restarts outside the window do not count
 
 
+def test_node_loss_after_a_failure_relocation_may_go_back() -> None:
+    """web failed on n2 and was relocated to n1 (n2 avoided); n1 is then fenced: n2 is
+    the only node left and must take it (a node loss is not a service failure)."""
+    states = {1: S.FENCED, 2: S.ONLINE}
+    rep = reports(n1=None, n2=L.STOPPED)
+    a, _, note = decide(view(states, rep, placement=Assignment(node=1, gen=6,
+                                                               avoid=frozenset({2}))),
+                        config(nodes=2))
+    assert a.node == 2 and a.avoid == frozenset(), note
+
+
 def test_recovery_relocate_and_disable() -> None:
     rep = reports(n1=(L.FAILED, 3), n2=L.STOPPED, n3=L.STOPPED)
     placed = Assignment(node=1, gen=3)

@@ -231,8 +231,10 @@ def _check_owner(svc: ServiceDef, view: ServiceView, intent: Intent, assignment:
     state = view.node_states.get(owner, NodeState.UNKNOWN)
     if owner not in view.members or state != NodeState.ONLINE:
         if state in DOWN_SAFE:
+            # A node loss is not a failure of the service: nodes it was moved away from
+            # after failures are eligible again (better than running nowhere).
             decision.notes[svc.name] = f"{_name(view, owner)} is {state.value}: moving"
-            return _change(view, svc.name, assignment, node=0)
+            return _change(view, svc.name, assignment, node=0, avoid=frozenset())
         decision.notes[svc.name] = f"waiting for {_name(view, owner)} ({state.value}) " \
                                    f"to be fenced"
         return assignment
