@@ -411,6 +411,9 @@ class Engine:
             who = self.ids.get(coordinator, "none") if coordinator else "none"
             self.events.add("coordinator", node=who, detail=f"coordinator is {who}")
             self.coordinator = coordinator
+            # How a STATE was taken depends on who coordinates (only the coordinator's
+            # placement is followed): take the next repeats afresh, not as duplicates.
+            self._state_seen.clear()
 
     def _transitions(self, changes: list[Transition]) -> None:
         for change in changes:
