@@ -144,7 +144,8 @@ def hang(ctx: FaultContext) -> Injected:
         return Injected("hang", "short" if short else "resumed mid-fence",
                         f"{victim} hung for {hold:.1f} s, then resumed", victim, at,
                         ctx.budget(hold, ctx.fence_s(victim, reads_off=False), START_S),
-                        hold_s=hold, release=lambda: _resume_if_on(ctx.cell, victim))
+                        hold_s=hold, release=lambda: _resume_if_on(ctx.cell, victim),
+                        may_restart=frozenset() if short else ctx.owned_by(victim))
     at = _now()
     control.hang(victim)
     return Injected("hang", "until fenced", f"{victim} hung (SIGSTOP) until fenced", victim,
