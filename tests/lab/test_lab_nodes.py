@@ -32,6 +32,12 @@ def ping(control: NodeControl, src: str, address: str) -> bool:
     return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
 
 
+def reaches(control: NodeControl, src: str, address: str) -> bool:
+    """Answers within 3 tries: a link just brought back up may lose the first packet
+    while the neighbour entry is resolved again."""
+    return any(ping(control, src, address) for _ in range(3))
+
+
 @pytest.fixture()
 def lab(tmp_path: Path) -> LabRecord:
     name = unique_lab_name("nodes")
@@ -115,15 +121,15 @@ def test_cut_heal_and_loss(lab: LabRecord) -> None:
     faults = NetworkFaults(lab, control.config)
     faults.cut("node2", "admin")
     assert not ping(control, "node1", "198.51.100.12")
-    assert ping(control, "node1", "203.0.113.12")  # the other ring still works
+    assert reaches(control, "node1", "203.0.113.12")  # the other ring still works
     assert control.power("node2").cut == ["admin"]
     faults.heal("node2", "admin")
-    assert ping(control, "node1", "198.51.100.12")
+    assert reaches(control, "node1", "198.51.100.12")
     assert control.power("node2").cut == []
     assert faults.netem("node2", "admin", loss_pct=100.0) in ("nftables", "tc netem")
     assert not ping(control, "node1", "198.51.100.12")
     assert faults.netem("node2", "admin") == "cleared"
-    assert ping(control, "node1", "198.51.100.12")
+    assert reaches(control, "node1", "198.51.100.12")
     with pytest.raises(LabError, match="no interface on network"):
         faults.cut("node1", "storage")
     with pytest.raises(LabError, match="unknown node"):

@@ -198,6 +198,7 @@ class Engine:
             await asyncio.to_thread(self.net.stop)
         await asyncio.to_thread(self.disk.stop)
         self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
+        self.events.close()
 
     # -- messages ------------------------------------------------------------------------
     def _heartbeat_extra(self) -> dict[str, Any]:

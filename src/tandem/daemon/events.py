@@ -9,7 +9,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger("tandemd.events")
 
@@ -41,6 +41,7 @@ class EventLog:
         self._seq = 0
         self._path = path
         self._file_broken = False
+        self._handle: TextIO | None = None
 
     def add(self, kind: str, *, node: str | None = None, service: str | None = None,
             detail: str = "", **data: Any) -> Event:
@@ -55,11 +56,20 @@ class EventLog:
         if self._path is None or self._file_broken:
             return
         try:
-            with self._path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(asdict(event)) + "\n")
+            if self._handle is None:
+                # Line-buffered: each event reaches the kernel as it is written, so a
+                # node that loses power (SIGKILL in the lab) keeps its timeline.
+                self._handle = self._path.open("a", encoding="utf-8", buffering=1)
+            self._handle.write(json.dumps(asdict(event)) + "\n")
         except OSError as exc:
             self._file_broken = True
             log.warning("cannot append events to %s: %s", self._path, exc)
+
+    def close(self) -> None:
+        """Close the events file (the daemon is stopping)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     def since(self, seq: int = 0, limit: int | None = None) -> list[tuple[int, Event]]:
         """Events after sequence number `seq` (oldest first)."""

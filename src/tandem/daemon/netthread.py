@@ -25,6 +25,7 @@ log = logging.getLogger("tandemd.net")
 
 Deliver = Callable[[Message, int, float, HeartbeatPayload | None], None]
 START_TIMEOUT_S = 10.0
+HANDED_REFRESH_S = 1.0
 
 
 class NetThread:
@@ -52,6 +53,8 @@ class NetThread:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
+        # Last heartbeat handed to the engine per sender: (incarnation, body, when).
+        self._handed: dict[int, tuple[int, bytes, float]] = {}
         self._thread = threading.Thread(target=self._main, name="tandemd-net", daemon=True)
 
     def start(self) -> None:
@@ -94,7 +97,20 @@ class NetThread:
             with self.lock:
                 self.detector.heard(msg.sender, ring, now, body.hears,
                                     incarnation=msg.incarnation)
+            if self._unchanged(msg, now):
+                return  # timing is in the detector; the engine has this body already
         self.main_loop.call_soon_threadsafe(self.deliver, msg, ring, now, body)
+
+    def _unchanged(self, msg: Message, now: float) -> bool:
+        """A heartbeat whose body the engine got less than a second ago from the same
+        life of the sender: waking the engine's loop for it (ten times a second per
+        peer) would cost CPU and tell it nothing."""
+        last = self._handed.get(msg.sender)
+        if last is not None and last[0] == msg.incarnation and last[1] == msg.payload \
+                and now - last[2] < HANDED_REFRESH_S:
+            return True
+        self._handed[msg.sender] = (msg.incarnation, msg.payload, now)
+        return False
 
     def send(self, msg_type: MsgType, payload: bytes,
              dest_node_ids: Collection[int] | None = None) -> None:

@@ -1,0 +1,29 @@
+"""The persisted timeline: each event is in the file as soon as it is added (a node that
+loses power keeps what it recorded), and an unwritable file never stops the daemon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tandem.daemon.events import EventLog
+
+
+def test_each_event_reaches_the_file_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path)
+    log.add("daemon_start", node="n1", detail="one")
+    log.add("quorum", node="n1", detail="two", quorate=True)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]  # still open
+    assert [e["detail"] for e in lines] == ["one", "two"]
+    assert lines[1]["data"]["quorate"] is True
+    log.close()
+    log.add("daemon_stop", node="n1", detail="three")  # a late event reopens the file
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_unwritable_file_is_reported_once_and_ignored(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "missing-dir" / "events.jsonl")
+    for n in range(3):
+        log.add("node", detail=str(n))
+    assert [e.detail for _, e in log.since(0)] == ["0", "1", "2"]
