@@ -95,3 +95,4 @@ def chaos_lab(tag: str, cell_text: str, say: Say, *, start: bool = True) -> Iter
     finally:
         remove_lab(name, say)
         shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
