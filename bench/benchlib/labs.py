@@ -69,10 +69,10 @@ def cleanup_leftovers(say: Say) -> list[str]:
 
 
 @contextlib.contextmanager
-def running_lab(name: str, cell: str, *, start: bool, say: Say) -> Iterator[Lab]:
-    """Build lab `name` from the TOML text `cell`; remove it however the block ends."""
-    if not name.startswith(PREFIX):
-        raise BenchError(f"benchmark labs are named {PREFIX}...; got {name!r}")
+def built_lab(name: str, cell: str, *, start: bool, say: Say,
+              error: type[Exception] = BenchError) -> Iterator[LabRecord]:
+    """Build lab `name` from the TOML text `cell` (a lab error becomes `error`); remove
+    it, and the temporary cell file, however the block ends."""
     remove_lab(name, say)
     workdir = Path(tempfile.mkdtemp(prefix="tandem-bench-"))
     path = workdir / f"{name}.toml"
@@ -82,9 +82,18 @@ def running_lab(name: str, cell: str, *, start: bool, say: Say) -> Iterator[Lab]
         try:
             record = builder.lab_up(str(path), name, start=start)
         except LabError as exc:
-            raise BenchError(str(exc)) from None
-        control = NodeControl(record)
-        yield Lab(record, control, control.config)
+            raise error(str(exc)) from None
+        yield record
     finally:
         remove_lab(name, say)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_lab(name: str, cell: str, *, start: bool, say: Say) -> Iterator[Lab]:
+    """Build lab `name` from the TOML text `cell`; remove it however the block ends."""
+    if not name.startswith(PREFIX):
+        raise BenchError(f"benchmark labs are named {PREFIX}...; got {name!r}")
+    with built_lab(name, cell, start=start, say=say) as record:
+        control = NodeControl(record)
+        yield Lab(record, control, control.config)

@@ -11,19 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib.labs import remove_lab
+from benchlib.labs import built_lab, remove_lab
 from tandem.config import ClusterConfig
-from tandem.lab import builder
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames, existing_labs
 from tandem.lab.nodes import NodeControl
-from tandem.lab.proc import LabError
 from tandem.lab.state import LabRecord
 
 PREFIX = "chaos-"
@@ -79,20 +75,7 @@ def cleanup_leftovers(say: Say) -> list[str]:
 def chaos_lab(tag: str, cell_text: str, say: Say, *, start: bool = True) -> Iterator[Lab]:
     """Build a lab (whose daemons start at boot with `start`); remove it however the
     block ends."""
-    name = lab_name(tag)
-    remove_lab(name, say)
-    workdir = Path(tempfile.mkdtemp(prefix="tandem-chaos-"))
-    path = workdir / f"{name}.toml"
-    path.write_text(cell_text)
-    try:
-        say(f"building lab {name}")
-        try:
-            record = builder.lab_up(str(path), name, start=start)
-        except LabError as exc:
-            raise ChaosError(str(exc)) from None
+    with built_lab(lab_name(tag), cell_text, start=start, say=say,
+                   error=ChaosError) as record:
         control = NodeControl(record)
         yield Lab(record, control, NetworkFaults(record, control.config), control.config)
-    finally:
-        remove_lab(name, say)
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)

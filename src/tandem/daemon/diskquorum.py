@@ -51,7 +51,13 @@ class DiskQuorum:
         may still hold services, so peers fence it to be sure. A node that never passed
         (just booted, or booted cut off) never ran anything: it is left alone, without a
         vote, instead of being fenced again at every boot."""
-        return not self.score_ok() and self._passed
+        return self.heuristics_flags()[1]
+
+    def heuristics_flags(self) -> tuple[bool, bool]:
+        """(withdrawn, gave up) from one look at the disk thread's view, for the
+        heartbeat path (which should not take the view's lock twice per beat)."""
+        ok = self.score_ok()
+        return not ok, not ok and self._passed
 
     def status(self, names: dict[int, str]) -> dict[str, Any] | None:
         view = self.view()

@@ -204,8 +204,9 @@ class Engine:
     def _heartbeat_extra(self) -> dict[str, Any]:
         members = sorted(self.view.members) if self.view else [self.local.id]
         fenced = {str(n): [inc, at] for n, (inc, at) in self.ledger.fenced_records().items()}
+        withdrawn, gave_up = self.disk.heuristics_flags()
         return {"m": members, "q": self.quorum.quorate, "f": fenced,
-                "w": not self.disk.score_ok(), "g": self.disk.gave_up()}
+                "w": withdrawn, "g": gave_up}
 
     def _on_message(self, msg: Message, ring: int, now: float,
                     body: HeartbeatPayload | None) -> None:
