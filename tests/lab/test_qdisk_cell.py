@@ -112,9 +112,10 @@ def test_disk_lost_by_one_node(tmp_path: Path) -> None:
         cell.cut_rings("node2")  # now alone without the disk: not quorate
         cell.wait_state("node1", "node2", {"fenced"}, timeout=30)
         assert cell.power("node1") == "on"
-        node2 = cell.events_file("node2")
-        assert any(e["kind"] == "quorum" and "not quorate" in e["detail"] for e in node2)
-        assert fence_starts(node2) == []
+        # node2 must not act as quorate: it never fences. (Whether it records its loss
+        # of quorum before node1's fence lands is a race of a few ms: node1 fences as
+        # soon as its own token expires, node2 is dead on disk already.)
+        assert fence_starts(cell.events_file("node2")) == []
 
 
 def test_disk_lost_by_both_nothing_moves(tmp_path: Path) -> None:
