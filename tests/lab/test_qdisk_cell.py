@@ -86,11 +86,15 @@ def test_heartbeat_cut_no_race_master_side_wins(tmp_path: Path) -> None:
         cell.wait_state("node1", "node2", {"fenced"}, timeout=30)
         wait_for(lambda: started_on(cell, "node1", "node1"), 30, "web on node1")
         assert cell.power("node1") == "on"
-        node2 = cell.events_file("node2")
+        node1, node2 = cell.events_file("node1"), cell.events_file("node2")
         assert fence_starts(node2) == []  # no race: the inquorate side never shoots
-        stopped = [e for e in node2 if e["kind"] == "local_service"
+        stopped = [e["ts_ms"] for e in node2 if e["kind"] == "local_service"
                    and e["detail"].endswith("-> stopped")]
         assert stopped, "node2 should have stopped web when it lost quorum"
+        # node1 saw node2 alive on the disk, still holding web: it waited for the stop.
+        assert any(e["kind"] == "fence_deferred" and e["node"] == "node2" for e in node1)
+        fenced_at = [e["ts_ms"] for e in node1 if e["kind"] == "fence_start"]
+        assert fenced_at and stopped[0] <= fenced_at[0], "node2 was fenced before it stopped"
 
 
 def test_failing_heuristics_give_up_and_get_fenced(tmp_path: Path) -> None:

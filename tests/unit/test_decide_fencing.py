@@ -35,9 +35,10 @@ def test_coordinator(what: str, local: int, members: frozenset[int],
 
 def view(states: dict[int, NodeState], *, quorate: bool = True, coordinator: int | None = 1,
          fencing: frozenset[int] = F(), grace: bool = False, now: float = 100.0,
-         retry_at: float = 0.0, unfenceable: frozenset[int] = F()) -> NodeView:
+         retry_at: float = 0.0, unfenceable: frozenset[int] = F(),
+         stopping: frozenset[int] = F()) -> NodeView:
     return NodeView(local_id=1, now=now, quorate=quorate, coordinator=coordinator,
-                    nodes={n: NodeFacts(s, retry_at, n not in unfenceable)
+                    nodes={n: NodeFacts(s, retry_at, n not in unfenceable, n in stopping)
                            for n, s in states.items()},
                     fencing=fencing, startup_grace_over=grace)
 
@@ -62,6 +63,11 @@ FENCE_CASES = [
                                            unfenceable=F({2})), []),
     ("several lost, in id order", view({1: S.ONLINE, 3: S.LOST, 2: S.LOST}), [2, 3]),
     ("never the local node", view({1: S.LOST, 2: S.ONLINE}), []),
+    # The quorum disk shows a lost node alive and still stopping its services.
+    ("lost, stopping on disk: wait", view({1: S.ONLINE, 2: S.LOST}, stopping=F({2})), []),
+    ("only the stopping one waits", view({1: S.ONLINE, 2: S.LOST, 3: S.LOST},
+                                         stopping=F({2})), [3]),
+    ("unclean is not waited for", view({1: S.ONLINE, 2: S.UNCLEAN}, stopping=F({2})), [2]),
 ]
 
 

@@ -36,6 +36,7 @@ tko = 6
 votes = 2
 master_wins = false
 min_score = 2
+stop_wait_ms = 30000
 
 [[qdisk.heuristics]]
 command = ["ping", "-c1", "-W1", "198.51.100.1"]
@@ -48,7 +49,7 @@ tko = 3
 command = ["true"]
 ''')
     assert (got.label, got.interval_ms, got.tko, got.votes, got.master_wins,
-            got.min_score) == ("cell2-qd", 500, 6, 2, False, 2)
+            got.min_score, got.stop_wait_s) == ("cell2-qd", 500, 6, 2, False, 2, 30.0)
     assert got.heuristics == (
         Heuristic(("ping", "-c1", "-W1", "198.51.100.1"), score=2, interval_s=3.0,
                   timeout_s=1.5, tko=3),
@@ -69,6 +70,7 @@ command = ["true"]
      "qdisk.heuristics[0].timeout_ms: must not exceed interval_ms (2000)"),
     ('device = "/d"\nmin_score = 2\nheuristics = [{ command = ["true"] }]',
      "qdisk.min_score: 2 can never be reached"),
+    ('device = "/d"\nstop_wait_ms = -1', "qdisk.stop_wait_ms: expected an integer >= 0"),
 ])
 def test_errors_name_the_key(body: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:

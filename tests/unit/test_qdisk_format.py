@@ -66,7 +66,7 @@ SLOTS = st.builds(
     a_slot, st.integers(1, MAX_NODES), seq=st.integers(0, 2**64 - 1),
     seen=st.frozensets(st.integers(1, MAX_NODES)), role=st.sampled_from(Role),
     state=st.sampled_from(SlotState), score_ok=st.booleans(), vote=st.integers(0, 16),
-    name=st.text(max_size=8).filter(lambda s: "\0" not in s))
+    holding=st.booleans(), name=st.text(max_size=8).filter(lambda s: "\0" not in s))
 
 
 @given(SLOTS)

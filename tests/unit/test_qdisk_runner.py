@@ -121,6 +121,16 @@ def test_two_runners_agree_on_one_master(cell: Cell, disk: str) -> None:
     assert (node.alive, node.role, node.name) == (True, "master", f"node{master}")
 
 
+def test_a_node_says_on_disk_whether_it_still_holds_services(cell: Cell, disk: str) -> None:
+    cell.add(config(disk), 1)
+    cell.add(config(disk), 2).set_holding(True)
+    wait_for(lambda: (n := cell.view(1).nodes.get(2)) and n.alive and n.holding,
+             "node 1 to read node 2 holding")
+    cell.runners[2].set_holding(False)
+    wait_for(lambda: not cell.view(1).nodes[2].holding, "node 1 to read node 2 stopped")
+    assert cell.view(1).nodes[2].alive
+
+
 def test_a_cleanly_stopped_master_is_replaced_at_once(cell: Cell, disk: str) -> None:
     cell.add(config(disk), 1)
     wait_for(lambda: cell.view(1).i_am_master, "node 1 master")

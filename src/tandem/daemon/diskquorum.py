@@ -39,6 +39,23 @@ class DiskQuorum:
         view = self.view()
         return bool(view and view.available and view.votes > 0 and view.master in members)
 
+    def set_holding(self, holding: bool) -> None:
+        """Publish on the disk whether this node still runs services."""
+        if self.runner is not None:
+            self.runner.set_holding(holding)
+
+    def stopping(self, node_id: int, lost_for: float) -> bool:
+        """A node lost on the network `lost_for` seconds ago but alive on the disk and
+        still holding services: it lost quorum too and is stopping them, so fencing it
+        waits (at most qdisk.stop_wait_ms) and the services do not move while it still
+        runs them. A node dead on disk, or one that has stopped, is fenced at once."""
+        qdisk = self.config.qdisk
+        if qdisk is None or lost_for >= qdisk.stop_wait_s:
+            return False
+        view = self.view()
+        disk = view.nodes.get(node_id) if view is not None and view.available else None
+        return disk is not None and disk.alive and disk.holding
+
     def score_ok(self) -> bool:
         """False when this node's heuristics fail: it must give up its vote and services."""
         view = self.view()
@@ -71,6 +88,6 @@ class DiskQuorum:
             "my_score": view.my_score, "max_score": view.max_score,
             "score_ok": view.score_ok,
             "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,
-                       "score": disk.score, "alive": disk.alive}
+                       "score": disk.score, "alive": disk.alive, "holding": disk.holding}
                       for node_id, disk in sorted(view.nodes.items())],
         }

@@ -114,6 +114,7 @@ class Engine:
                                                config.timing.fence_check_s)
         self.wake = asyncio.Event()
         self._due: float | None = None  # when the loop meant to tick next
+        self._disk_stops: set[int] = set()  # lost peers we wait for (quorum disk)
         self._pushed: tuple[int, str, float] | None = None
         self._state_seen: dict[int, bytes] = {}
         self._paused: tuple[float, float] | None = None
@@ -294,11 +295,13 @@ class Engine:
         self._adopt_peer_fences(view, now)
         self._update_rings(view)
         self._update_quorum(view)
-        actions = decide_fencing(self.node_view(now))
-        for action in actions:
+        node_view = self.node_view(now)
+        self._note_disk_stops(node_view)
+        for action in decide_fencing(node_view):
             if isinstance(action, Fence):
                 self.fencer.start(action.node_id, action.reason)
         fences, changed = self.svc.round(self.membership(view, now))
+        self.disk.set_holding(self.svc.local.holding)
         for fence in fences:
             self._fence_for_service(fence)
         joined = view.members - self._state_members
@@ -306,6 +309,18 @@ class Engine:
         if changed or joined or now - self._last_state_sent > STATE_PERIOD_S:
             self._send_state()  # a node that just joined learns the table at once
         self._send_pushed_config(now)
+
+    def _note_disk_stops(self, node_view: NodeView) -> None:
+        """Lost peers whose fencing waits for them to stop their services (seen on the
+        quorum disk): say so once, and look again at the disk's pace meanwhile."""
+        waiting = {i for i, facts in node_view.nodes.items() if facts.stopping}
+        for node_id in sorted(waiting - self._disk_stops):
+            self.events.add("fence_deferred", node=self.ids[node_id],
+                            detail="alive on the quorum disk, stopping its services: "
+                                   "fenced once they are stopped")
+        self._disk_stops = waiting
+        if waiting:
+            asyncio.get_running_loop().call_later(0.1, self.wake.set)
 
     def membership(self, view: MembershipView, now: float) -> Membership:
         wall = time.time() - now
@@ -348,7 +363,9 @@ class Engine:
         return NodeView(
             local_id=self.local.id, now=now, quorate=self.quorum.quorate,
             coordinator=self.coordinator,
-            nodes={i: NodeFacts(r.state, r.retry_at, self.fencer.fenceable(i))
+            nodes={i: NodeFacts(r.state, r.retry_at, self.fencer.fenceable(i),
+                                stopping=r.state == NodeState.LOST
+                                and self.disk.stopping(i, now - r.since))
                    for i, r in self.ledger.records.items()},
             fencing=self.fencer.running,
             startup_grace_over=now - self.started > self.startup_grace_s,

@@ -110,6 +110,12 @@ class LocalServices:
         self.on_change()
 
     @property
+    def holding(self) -> bool:
+        """Whether this node may still hold any service's resources."""
+        return any(s.report.state.active or (s.task is not None and not s.task.done())
+                   for s in self.services.values())
+
+    @property
     def busy(self) -> bool:
         return any(s.task is not None and not s.task.done() for s in self.services.values())
 

@@ -42,6 +42,7 @@ class NodeFacts:
     state: NodeState
     retry_at: float = 0.0
     fenceable: bool = True
+    stopping: bool = False  # lost, but the quorum disk shows it stopping its services
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def decide_fencing(view: NodeView) -> list[Action]:
         facts = view.nodes[node_id]
         if node_id == view.local_id or node_id in view.fencing or not facts.fenceable:
             continue
+        if facts.state == NodeState.LOST and facts.stopping:
+            continue  # fenced once it has stopped (or died on disk, or the wait ran out)
         if facts.state == NodeState.LOST:
             actions.append(Fence(node_id, "lost: silent past the token timeout"))
         elif facts.state == NodeState.UNCLEAN and view.now >= facts.retry_at:

@@ -51,13 +51,14 @@ class DiskNode:
     state: str
     role: str
     vote: int
+    holding: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"node_id": self.node_id, "name": self.name, "alive": self.alive,
                 "liveness": self.liveness, "seq": self.seq, "last_write": self.last_write,
                 "score": self.score, "max_score": self.max_score,
                 "score_ok": self.score_ok, "state": self.state, "role": self.role,
-                "vote": self.vote}
+                "vote": self.vote, "holding": self.holding}
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,14 @@ class QuorumDisk:
         self._busy_since: float | None = None
         self._error = ""
         self._stopping = False
+        self._holding = False
+
+    def set_holding(self, holding: bool) -> None:
+        """Say in our next slot writes whether this node still runs services. A peer that
+        lost us on the network but sees us alive on the disk waits (a bounded time) for
+        this to clear before it fences us: we stop our services first, as quorum demands."""
+        with self._lock:
+            self._holding = holding
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -187,8 +196,10 @@ class QuorumDisk:
         with QdiskDevice(self.config.device) as dev:
             if self._header is None:
                 self._header = self._attach(dev)
+            with self._lock:
+                holding = self._holding
             dev.write_slot(self._header, self._proto.slot(self._header.uuid, score,
-                                                          time.time()))
+                                                          time.time(), holding))
             read_start = time.monotonic()
             image = dev.read_image()
             read_end = time.monotonic()
@@ -230,7 +241,8 @@ class QuorumDisk:
                 node_id=node_id, name=slot.name, alive=state == "alive", liveness=state,
                 seq=slot.seq, last_write=slot.timestamp, score=slot.score,
                 max_score=slot.max_score, score_ok=slot.score_ok,
-                state=slot.state.name.lower(), role=slot.role.name.lower(), vote=slot.vote)
+                state=slot.state.name.lower(), role=slot.role.name.lower(), vote=slot.vote,
+                holding=slot.holding)
         return QdiskView(
             available=True, error="", master=election.master,
             i_am_master=election.role == Role.MASTER, my_score=score.score,

@@ -10,6 +10,9 @@ tko = 5                    # intervals of silence before a node is dead on disk
 votes = 1                  # what the disk adds to the master's partition
 master_wins = true         # the disk's votes go to the master's partition only
 min_score = 0              # 0: more than half of the heuristics' total score
+stop_wait_ms = 10000       # a node lost on the network but alive on the disk that
+                           # still runs services gets this long to stop them before
+                           # it is fenced (it stops them when it loses quorum)
 
 [[qdisk.heuristics]]       # or: heuristics = [ { command = [...], score = 1 }, ... ]
 command = ["ping", "-c1", "-W1", "198.51.100.1"]
@@ -37,6 +40,7 @@ DEFAULT_TKO = 5
 DEFAULT_HEURISTIC_INTERVAL_MS = 2000
 DEFAULT_HEURISTIC_TIMEOUT_MS = 1000
 MIN_TKO = 3
+DEFAULT_STOP_WAIT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,15 @@ class QdiskDef:
     master_wins: bool = True
     min_score: int = 0
     heuristics: tuple[Heuristic, ...] = ()
+    stop_wait_ms: int = DEFAULT_STOP_WAIT_MS
 
     @property
     def interval_s(self) -> float:
         return self.interval_ms / 1000.0
+
+    @property
+    def stop_wait_s(self) -> float:
+        return self.stop_wait_ms / 1000.0
 
     @property
     def tko_s(self) -> float:
@@ -72,7 +81,7 @@ class QdiskDef:
 def read_qdisk_section(section: Section) -> QdiskDef:
     """Read and check a `[qdisk]` table; ConfigError naming the key on any problem."""
     section.only("device", "label", "interval_ms", "tko", "votes", "master_wins",
-                 "min_score", "heuristics")
+                 "min_score", "heuristics", "stop_wait_ms")
     device = section.req_string("device")
     if not device.startswith("/"):
         raise section.fail("device", f"expected an absolute path, got {device!r}")
@@ -92,7 +101,9 @@ def read_qdisk_section(section: Section) -> QdiskDef:
         tko=section.integer("tko", DEFAULT_TKO, minimum=MIN_TKO, maximum=1000),
         votes=section.integer("votes", 1, minimum=0, maximum=255),
         master_wins=section.boolean("master_wins", True),
-        min_score=min_score, heuristics=heuristics)
+        min_score=min_score, heuristics=heuristics,
+        stop_wait_ms=section.integer("stop_wait_ms", DEFAULT_STOP_WAIT_MS, minimum=0,
+                                     maximum=600_000))
 
 
 def _read_heuristic(sec: Section) -> Heuristic:

@@ -12,8 +12,9 @@ Header (block 0)                        Slot (block i, written only by node i)
   block size, slot count                  disk uuid, incarnation, sequence counter
   disk uuid, creation time                wall-clock time of the write
   label (64 B), cell name (32 B)          writer's interval (ms) and tko
-                                          score, max score, score passes
-                                          state, role, vote, seen mask, node name
+                                          score, max score, flags (score passes,
+                                          still holding services), state, role,
+                                          vote, seen mask, node name
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ _BODY = BLOCK_SIZE - _CRC.size
 _HEADER = struct.Struct(f"<8sHHIHH{UUID_BYTES}sd{LABEL_BYTES}s{CELL_BYTES}s")
 _SLOT = struct.Struct(f"<4sHH{UUID_BYTES}sQQdIHHHBBBBH{NAME_BYTES}s")
 _SCORE_OK = 0x01
+_HOLDING = 0x02  # the writer still runs services (it may not be fenced yet: qdisk.py)
 
 
 class QdiskError(Exception):
@@ -106,6 +108,7 @@ class Slot:
     vote: int
     seen: frozenset[int]
     name: str = ""
+    holding: bool = False
 
     @property
     def tko_s(self) -> float:
@@ -210,9 +213,13 @@ def encode_slot(slot: Slot) -> bytes:
     body = _SLOT.pack(SLOT_MAGIC, FORMAT_VERSION, slot.node_id, slot.disk_uuid,
                       slot.incarnation, slot.seq, slot.timestamp, slot.interval_ms,
                       slot.tko, slot.score, slot.max_score, int(slot.state), int(slot.role),
-                      slot.vote, _SCORE_OK if slot.score_ok else 0, seen_mask(slot.seen),
+                      slot.vote, _flags(slot), seen_mask(slot.seen),
                       _text(slot.name, NAME_BYTES, "node name"))
     return _seal(body)
+
+
+def _flags(slot: Slot) -> int:
+    return (_SCORE_OK if slot.score_ok else 0) | (_HOLDING if slot.holding else 0)
 
 
 def decode_slot(block: bytes, node_id: int) -> Slot | None:
@@ -237,7 +244,8 @@ def decode_slot(block: bytes, node_id: int) -> Slot | None:
     return Slot(node_id=owner, disk_uuid=bytes(uuid), incarnation=incarnation, seq=seq,
                 timestamp=timestamp, interval_ms=interval_ms, tko=tko, score=score,
                 max_score=max_score, score_ok=bool(flags & _SCORE_OK), state=state_v,
-                role=role_v, vote=vote, seen=seen_ids(mask), name=_untext(name))
+                role=role_v, vote=vote, seen=seen_ids(mask), name=_untext(name),
+                holding=bool(flags & _HOLDING))
 
 
 def read_slot_record(block: bytes, node_id: int, header: Header) -> SlotRecord:
