@@ -4,59 +4,54 @@ codes and one-line messages."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable
 
 from tandem import __version__
-from tandem.cli import (
-    agent_cmd,
-    config_cmd,
-    demo_cmd,
-    ha_cmd,
-    lab_cmd,
-    qdisk_cmd,
-    status_cmd,
-    svc_cmd,
-)
-from tandem.cli.client import ControlError
-from tandem.cli.common import Sub, UsageError
-from tandem.config import ConfigError
-from tandem.lab.proc import LabError
-from tandem.wire import WireError
+from tandem.cli.common import UsageError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
-# Each module contributes its sub-commands; a command returns an exit status.
-REGISTRARS: list[Callable[[Sub], None]] = [
-    status_cmd.register,
-    svc_cmd.register,
-    lab_cmd.register,
-    demo_cmd.register,
-    config_cmd.register,
-    agent_cmd.register,
-    ha_cmd.register,
-    qdisk_cmd.register,
-]
-
-# Library errors whose message is meant for the operator as it stands.
-OPERATOR_ERRORS: tuple[type[Exception], ...] = (LabError, ConfigError, ControlError,
-                                                 WireError)
+# The module that registers each command. `tandem status` imports only status_cmd (the
+# lab, agents and pyroute2 cost ~0.3 s to import, which a monitoring probe need not pay);
+# `tandem --help` and unknown commands load them all. Order: as `--help` lists them.
+COMMAND_MODULES: dict[str, str] = {
+    "status": "status_cmd", "events": "status_cmd", "fence": "status_cmd",
+    "node": "status_cmd", "keygen": "status_cmd", "svc": "svc_cmd", "lab": "lab_cmd",
+    "demo": "demo_cmd", "config": "config_cmd", "agent": "agent_cmd", "ha": "ha_cmd",
+    "qdisk": "qdisk_cmd",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def operator_error(exc: Exception) -> bool:
+    """Library errors whose message is meant for the operator as it stands (imported
+    only now: the modules that raise them are loaded already when one is raised)."""
+    from tandem.cli.client import ControlError
+    from tandem.config.errors import ConfigError
+    from tandem.lab.proc import LabError
+    from tandem.wire.errors import WireError
+
+    return isinstance(exc, (LabError, ConfigError, ControlError, WireError))
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that command's module is loaded."""
     parser = argparse.ArgumentParser(
         prog="tandem",
         description="High availability for HPC clusters: cells, fencing, services, lab.")
     parser.add_argument("--version", action="version", version=f"tandem {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for register in REGISTRARS:
-        register(sub)
+    wanted = COMMAND_MODULES.get(command or "")
+    modules = [wanted] if wanted else list(dict.fromkeys(COMMAND_MODULES.values()))
+    for module in modules:
+        importlib.import_module(f"tandem.cli.{module}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
@@ -69,13 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"tandem: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OPERATOR_ERRORS as exc:
-        print(f"tandem: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("tandem: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:
+        if not operator_error(exc):
+            raise
+        print(f"tandem: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 

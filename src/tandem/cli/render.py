@@ -8,9 +8,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 
 def print_json(data: Any) -> None:
     """One JSON document on stdout."""
@@ -19,6 +16,10 @@ def print_json(data: Any) -> None:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
     """A table on stdout (plain when stdout is not a terminal)."""
+    # Imported here: rich costs ~40 ms, which `--json` callers (monitoring) need not pay.
+    from rich.console import Console
+    from rich.table import Table
+
     out = Table(title=title, show_edge=False, pad_edge=False, box=None,
                 header_style="bold")
     for header in headers:

@@ -9,7 +9,6 @@ from typing import Any
 from tandem.cli.client import call
 from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, progress_line, table
-from tandem.wire import generate_key
 
 
 def register(sub: Sub) -> None:
@@ -160,6 +159,8 @@ def cmd_unblock(_: argparse.Namespace) -> int:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
+    from tandem.wire import generate_key  # only keygen needs the wire package
+
     generate_key(args.path, force=args.force)
     print(f"wrote a new cluster key to {args.path} (mode 0600); copy it to every node")
     return 0
