@@ -1,5 +1,6 @@
 """The persisted timeline: each event is in the file as soon as it is added (a node that
-loses power keeps what it recorded), and an unwritable file never stops the daemon."""
+loses power keeps what it recorded), a rotated file is followed, and an unwritable file
+never stops the daemon."""
 
 from __future__ import annotations
 
@@ -27,3 +28,17 @@ def test_unwritable_file_is_reported_once_and_ignored(tmp_path: Path) -> None:
     for n in range(3):
         log.add("node", detail=str(n))
     assert [e.detail for _, e in log.since(0)] == ["0", "1", "2"]
+
+
+def test_a_rotated_file_is_followed_by_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path)
+    log.add("node", detail="before")
+    path.rename(tmp_path / "events.jsonl.1")  # what logrotate does (create mode)
+    log.add("node", detail="after")
+    assert (tmp_path / "events.jsonl.1").read_text().count("\n") == 1
+    assert [json.loads(line)["detail"] for line in path.read_text().splitlines()] == ["after"]
+    path.unlink()  # removed outright
+    log.add("node", detail="again")
+    assert [json.loads(line)["detail"] for line in path.read_text().splitlines()] == ["again"]
+    log.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,8 @@ class EventLog:
         if self._path is None or self._file_broken:
             return
         try:
+            if self._handle is not None and self._rotated(self._handle, self._path):
+                self.close()  # logrotate moved or removed it: go on in a new file
             if self._handle is None:
                 # Line-buffered: each event reaches the kernel as it is written, so a
                 # node that loses power (SIGKILL in the lab) keeps its timeline.
@@ -64,6 +67,15 @@ class EventLog:
         except OSError as exc:
             self._file_broken = True
             log.warning("cannot append events to %s: %s", self._path, exc)
+
+    @staticmethod
+    def _rotated(handle: TextIO, path: Path) -> bool:
+        """Whether `path` no longer names the file `handle` writes to (one stat per
+        event; events are rare)."""
+        try:
+            return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            return True
 
     def close(self) -> None:
         """Close the events file (the daemon is stopping)."""
