@@ -57,6 +57,21 @@ class Cell:
             self.faults.cut(node, network)
 
 
+@contextlib.contextmanager
+def timelines_on_failure(cell: Cell, last: int = 80) -> Iterator[None]:
+    """If the test fails, print every node's timeline (pytest shows it with the failure):
+    the lab, and with it the events files, is gone by the time anyone reads the report."""
+    try:
+        yield
+    except BaseException:
+        for node in cell.nodes:
+            print(f"--- timeline of {node} (last {last} events)")
+            for event in cell.events_file(node)[-last:]:
+                print(event["ts_ms"], event["kind"], event.get("node") or "",
+                      event.get("service") or "", event.get("detail", ""))
+        raise
+
+
 def assert_fenced_only_when_quorate(events: list[dict[str, Any]], node: str) -> None:
     """Safety rule 2, checked over a whole timeline: no fence started while inquorate."""
     quorate = False
@@ -85,7 +100,7 @@ def running_cell(tmp_path: Path, stem: str, **config: Any) -> Iterator[Cell]:
             wait_for(lambda o=observer: (s := cell.status(o)) and s["quorate"]
                      and set(states(s).values()) == {"online"}, 20,
                      f"{observer} to see every node online")
-        with cell.watch:
+        with cell.watch, timelines_on_failure(cell):
             yield cell
         cell.watch.assert_clean()
         for node in cell.nodes:

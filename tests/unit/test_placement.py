@@ -251,3 +251,20 @@ def test_new_assignments_outrun_old_generations() -> None:
     rep = reports(n1=L.STOPPED, n2=(L.STOPPED, 9), n3=L.STOPPED)
     a, _, _ = decide(view(ALL_UP, rep))
     assert a.node == 1 and a.gen == 10
+
+
+def test_cold_start_waits_for_a_preferred_node_that_is_joining() -> None:
+    # n1 (first choice) has reported what it runs but membership has not admitted it.
+    states = {1: S.UNKNOWN, 2: S.ONLINE, 3: S.ONLINE}
+    a, _, note = decide(view(states, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert a.node == 0 and note == "waiting for n1 (preferred) to join"
+    joined = {**states, 1: S.ONLINE}
+    a, _, _ = decide(view(joined, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert a.node == 1
+    # A less preferred node joining does not hold anything up; nor does a fenced one.
+    late_n2 = {1: S.ONLINE, 2: S.UNKNOWN, 3: S.ONLINE}
+    a, _, _ = decide(view(late_n2, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert a.node == 1
+    fenced = {1: S.FENCED, 2: S.ONLINE, 3: S.ONLINE}
+    a, _, _ = decide(view(fenced, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
+    assert a.node == 2

@@ -76,11 +76,14 @@ def test_command_that_dies_at_once(make: Any) -> None:
     assert code == 1 and "exited at once: cannot open config" in message
 
 
-def test_sigterm_ignored_then_sigkill(make: Any) -> None:
+def test_sigterm_ignored_then_sigkill(make: Any, tmp_path: Path) -> None:
+    ready = tmp_path / "ignoring"  # SIGTERM before the handler is set would just kill it
     agent = make(["python3", "-c", "import signal, time; "
-                  "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"],
+                  "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                  f"open({str(ready)!r}, 'w').write('yes'); time.sleep(600)"],
                  stop_timeout_s=0.3)
     assert act(agent, "start")[0] == 0
+    wait_file(ready, "the command to ignore SIGTERM")
     code, message = act(agent, "stop")
     assert code == 0 and "SIGKILL after SIGTERM" in message
     assert act(agent, "status")[0] == 7

@@ -215,13 +215,43 @@ def _place(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Assig
             f"{_name(view, n)} ({view.node_states.get(n, NodeState.UNKNOWN).value})"
             for n in waiting) + " to stop it or be fenced"
         return assignment
+    return _choose(svc, view, assignment, decision)
+
+
+def _choose(svc: ServiceDef, view: ServiceView, assignment: Assignment,
+            decision: ServiceDecision) -> Assignment:
+    """Nothing holds the service: pick its node (the operator's target first)."""
     choices = candidates(svc, view, assignment.avoid)
     if assignment.next in choices:
         choices.insert(0, assignment.next)
     if not choices:
         decision.notes[svc.name] = "no eligible node is online"
         return replace(assignment, next=0)
+    joining = [] if choices[0] == assignment.next else _joining_first(svc, view, choices[0])
+    if joining:
+        decision.notes[svc.name] = "waiting for " + ", ".join(
+            _name(view, n) for n in joining) + " (preferred) to join"
+        return assignment
     return _change(view, svc.name, assignment, node=choices[0], next=0)
+
+
+def _joining_first(svc: ServiceDef, view: ServiceView, choice: int) -> list[int]:
+    """Domain nodes preferred to `choice` that are booting: they told us what they run
+    (nothing) but membership has not admitted them yet (never seen since our start).
+    When a cell boots together, the last node to appear is often a few hundred ms late;
+    without this wait its services would start elsewhere and, without failback, stay
+    there. Bounded: a node that stays unknown is fenced after the startup grace."""
+    limit = svc.domain.priority(_name(view, choice))
+    if limit is None:
+        limit = NO_PRIORITY
+    found = []
+    for name, node in view.node_ids.items():
+        prio = svc.domain.priority(name)
+        if (prio is not None and prio < limit
+                and view.node_states.get(node, NodeState.UNKNOWN) == NodeState.UNKNOWN
+                and view.reports.get(node, NodeReport()).probed):
+            found.append(node)
+    return sorted(found)
 
 
 def _check_owner(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Assignment,
