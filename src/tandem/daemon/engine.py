@@ -301,7 +301,8 @@ class Engine:
             if isinstance(action, Fence):
                 self.fencer.start(action.node_id, action.reason)
         fences, changed = self.svc.round(self.membership(view, now))
-        self.disk.set_holding(self.svc.local.holding)
+        if self.disk.runner is not None:
+            self.disk.set_holding(self.svc.local.holding)
         for fence in fences:
             self._fence_for_service(fence)
         joined = view.members - self._state_members
