@@ -1,5 +1,6 @@
 """`tandem config push`: a newer configuration reaches every member; older or equal
-versions and broken files are refused; a member left on an old version is flagged."""
+versions and broken files are refused; a member that was away during a push is brought
+up to date when it comes back."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_push_reaches_every_member(tmp_path: Path) -> None:
         assert cell.status("node1")["config_version"] == 2  # type: ignore[index]
 
 
-def test_member_on_an_old_version_is_flagged(tmp_path: Path) -> None:
+def test_member_back_on_an_old_version_is_resynced(tmp_path: Path) -> None:
     with running_cell(tmp_path, "stale", fencing=True) as cell:
         os.kill(cell.control.power("node2").daemon_pid, signal.SIGTERM)
         cell.wait_state("node1", "node2", {"offline"})
@@ -68,8 +69,17 @@ def test_member_on_an_old_version_is_flagged(tmp_path: Path) -> None:
             'key_file = "/etc/tandem/cluster.key"',
             'key_file = "/etc/tandem/cluster.key"\nconfig_version = 5')
         assert _push(cell, "node1", text, "v5.toml").returncode == 0
+        # node1 restarts too: what it sends now comes from its installed file.
+        os.kill(cell.control.power("node1").daemon_pid, signal.SIGTERM)
+        wait_for(lambda: cell.status("node1") is None, 10, "node1's daemon to stop")
+        cell.control.start_daemon("node1")
         cell.control.start_daemon("node2")  # comes back with its old version 1
         cell.wait_state("node1", "node2", {"online"})
-        node2 = next(n for n in cell.status("node1")["nodes"]  # type: ignore[index]
-                     if n["name"] == "node2")
-        assert node2["config_version"] == 1 and node2["config_outdated"] is True
+        wait_for(lambda: (s := cell.status("node2")) and s["config_version"] == 5, 20,
+                 "node2 to be sent version 5")
+        installed = (LabNames(cell.record.name).node_root("node2")
+                     / "etc/tandem/cluster.toml").read_text()
+        assert "config_version = 5" in installed
+        wait_for(lambda: not any(n["config_outdated"] for n in  # type: ignore[index]
+                                 cell.status("node1")["nodes"]), 10,
+                 "node1 to see every member current")

@@ -1,5 +1,6 @@
 """Moving a new configuration to every member: chunked, compressed REQUEST messages that
-each member reassembles, validates and installs only if its version is newer."""
+each member reassembles, validates and installs only if its version is newer; a member
+that comes back on an older version is brought up to date the same way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import os
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,3 +77,51 @@ def install(path: Path, text: str) -> None:
     if path.exists():
         os.replace(path, path.with_suffix(path.suffix + ".prev"))
     os.replace(tmp, path)
+
+
+MAX_SENDS = 10  # per member and version: a member that keeps refusing is left alone
+
+
+@dataclass
+class ConfigSender:
+    """Which members get this node's configuration, and when.
+
+    Two cases: an operator's `config push` (this node sends its new version until every
+    member runs it), and a resync: a member that was away during a push comes back on
+    an older version; the lowest-id member running the newest version sends it the
+    running configuration (as ccsd did for cluster.conf). Datagrams get lost, so sends
+    repeat every `resend_s`, at most MAX_SENDS times per member and version."""
+
+    resend_s: float
+    text: str = ""
+    version: int = 0
+    last: float = float("-inf")
+    sends: dict[int, int] = field(default_factory=dict)
+    gave_up: set[int] = field(default_factory=set)
+
+    def push(self, version: int, text: str) -> None:
+        """An operator pushed `text` (already running here): send it at once."""
+        self.version, self.text, self.last = version, text, float("-inf")
+        self.sends, self.gave_up = {}, set()
+
+    def due(self, now: float, local: int, running: int, versions: dict[int, int],
+            read_running: Callable[[], str | None]) -> tuple[str, int, list[int]]:
+        """(text, version, members to send it to now); nothing when no send is due.
+        `versions` has the config version every other member reported; `running` is
+        ours, whose text `read_running` gives (None if unavailable)."""
+        behind = sorted(m for m, v in versions.items() if v < running)
+        newer_elsewhere = any(v > running for v in versions.values())
+        if not behind or newer_elsewhere or now - self.last < self.resend_s:
+            return "", 0, []
+        if self.version != running:
+            newest = [m for m, v in versions.items() if v == running]
+            text = read_running() if all(local < m for m in newest) else None
+            if text is None:
+                return "", 0, []
+            self.push(running, text)
+        targets = [m for m in behind if self.sends.get(m, 0) < MAX_SENDS]
+        self.gave_up |= set(behind) - set(targets)
+        for member in targets:
+            self.sends[member] = self.sends.get(member, 0) + 1
+        self.last = now
+        return self.text, self.version, targets

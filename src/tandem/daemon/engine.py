@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from tandem.config import ClusterConfig, ConfigError, parse_config
-from tandem.daemon.configpush import ConfigAssembler, config_chunks, install
+from tandem.daemon.configpush import (
+    MAX_SENDS,
+    ConfigAssembler,
+    ConfigSender,
+    config_chunks,
+    install,
+)
 from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
@@ -115,7 +121,7 @@ class Engine:
         self.wake = asyncio.Event()
         self._due: float | None = None  # when the loop meant to tick next
         self._disk_stops: set[int] = set()  # lost peers we wait for (quorum disk)
-        self._pushed: tuple[int, str, float] | None = None
+        self.config_sender = ConfigSender(CONFIG_RESEND_S)
         self._state_seen: dict[int, bytes] = {}
         self._paused: tuple[float, float] | None = None
         self._state_pending = False
@@ -309,7 +315,7 @@ class Engine:
         self._state_members = view.members
         if changed or joined or now - self._last_state_sent > STATE_PERIOD_S:
             self._send_state()  # a node that just joined learns the table at once
-        self._send_pushed_config(now)
+        self._send_config(now)
 
     def _note_disk_stops(self, node_view: NodeView) -> None:
         """Lost peers whose fencing waits for them to stop their services (seen on the
@@ -515,33 +521,45 @@ class Engine:
         message = self.reload(config)
         if self.config_path is not None:
             install(self.config_path, text)
-        self._pushed = (config.config_version, text, 0.0)
-        members = self._send_pushed_config(time.monotonic()) or []
+        self.config_sender.push(config.config_version, text)
+        members = self._send_config(time.monotonic())
         self.events.add("config_push", node=self.local.name,
                         detail=f"version {config.config_version} sent to "
                                f"{', '.join(self.ids[m] for m in members) or 'nobody'}")
         return {"version": config.config_version, "sent_to": [self.ids[m] for m in members],
                 "applied": message}
 
-    def _send_pushed_config(self, now: float) -> list[int] | None:
-        """(Re)send the configuration this node pushed to members still running an older
-        version: datagrams get lost, so the push repeats until every member has it."""
-        if self._pushed is None or self.net is None or self.view is None:
-            return None
-        version, text, last = self._pushed
-        if now - last < CONFIG_RESEND_S:
-            return None
-        behind = sorted(m for m in self.view.members - {self.local.id}
-                        if m in self.reports and self.reports[m].config_version < version)
-        if not behind:
-            if all(m in self.reports for m in self.view.members - {self.local.id}):
-                self._pushed = None  # everyone has it
+    def _send_config(self, now: float) -> list[int]:
+        """Send our configuration to members on an older version, if due (ConfigSender)."""
+        if self.net is None or self.view is None:
             return []
-        transfer = time.monotonic_ns() & 0x7FFFFFFF
-        for body in config_chunks(text, version, transfer):
-            self.net.send(MsgType.REQUEST, dump_json(body), behind)
-        self._pushed = (version, text, now)
-        return behind
+        versions = {m: self.reports[m].config_version
+                    for m in self.view.members - {self.local.id} if m in self.reports}
+        gave_up = set(self.config_sender.gave_up)
+        text, version, members = self.config_sender.due(
+            now, self.local.id, self.config.config_version, versions, self._running_text)
+        for member in sorted(self.config_sender.gave_up - gave_up):
+            self.events.add("config_refused", node=self.ids[member],
+                            detail=f"still on an older version after {MAX_SENDS} sends of "
+                                   f"version {version or self.config.config_version}")
+        if members:
+            transfer = time.monotonic_ns() & 0x7FFFFFFF
+            for body in config_chunks(text, version, transfer):
+                self.net.send(MsgType.REQUEST, dump_json(body), members)
+        return members
+
+    def _running_text(self) -> str | None:
+        """The installed configuration file, if it is the version that runs here."""
+        if self.config_path is None:
+            return None
+        try:
+            text = self.config_path.read_text()
+            if parse_config(text, str(self.config_path)).config_version \
+                    == self.config.config_version:
+                return text
+        except (OSError, ConfigError):
+            pass
+        return None
 
     def _on_config_chunk(self, sender: int, body: dict[str, Any]) -> None:
         try:
