@@ -34,7 +34,8 @@ MIN_CAP_S = 60.0
 POLL_S = 0.2
 MAX_CELLS = 3  # cells of one size a campaign may use up
 VERIFY_TRIES = 5
-EVIDENCE = Path("/var/tmp/tandem-chaos")  # where a failing run leaves its timelines
+# Where a cell with a violation or an unexpected takeover/fence leaves its timelines.
+EVIDENCE = Path("/var/tmp/tandem-chaos")
 SETTLED = ("fenced", "offline", "online")  # how a victim may look once dealt with
 
 
@@ -151,6 +152,7 @@ class CellRun:
         """Inject `count` faults numbered from `first_index + 1` (see `self.index`)."""
         self.index = first_index
         violations_before = len(self.result.all_violations())
+        faults_before = len(self.result.faults)
         self.cell.wait_whole(FIRST_START_S)
         specs = [HolderSpec(DATA, process_mark="recordd.py"),
                  HolderSpec(AUX, dummy_resource=f"{AUX}-state")]
@@ -170,7 +172,8 @@ class CellRun:
         self.result.violations += [f"{self.size}-node cell: {v}"
                                    for v in inquorate_fences(self.lab)]
         self.result.anomalies += self.cell.anomalies
-        if len(self.result.all_violations()) > violations_before:
+        odd = any(f.unexpected for f in self.result.faults[faults_before:])
+        if len(self.result.all_violations()) > violations_before or odd:
             kept = keep_evidence(self.lab, EVIDENCE)
             self.result.anomalies.append(f"timelines and logs of {self.lab.record.name} "
                                          f"kept in {kept}")
