@@ -93,7 +93,8 @@ def test_heartbeat_cut_no_race_master_side_wins(tmp_path: Path) -> None:
         assert stopped, "node2 should have stopped web when it lost quorum"
         # node1 saw node2 alive on the disk, still holding web: it waited for the stop.
         assert any(e["kind"] == "fence_deferred" and e["node"] == "node2" for e in node1)
-        fenced_at = [e["ts_ms"] for e in node1 if e["kind"] == "fence_start"]
+        fenced_at = [e["ts_ms"] for e in node1
+                     if e["kind"] == "fence_start" and e["node"] == "node2"]
         assert fenced_at and stopped[0] <= fenced_at[0], "node2 was fenced before it stopped"
 
 

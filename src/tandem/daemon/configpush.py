@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 CHUNK_BYTES = 30_000
 ASSEMBLY_TIMEOUT_S = 30.0
@@ -82,6 +82,16 @@ def install(path: Path, text: str) -> None:
 MAX_SENDS = 10  # per member and version: a member that keeps refusing is left alone
 
 
+class Sends(NamedTuple):
+    """What to send now: `text` of `version` to `members`; `gave_up` lists the members
+    just left alone after MAX_SENDS (to be reported once)."""
+
+    text: str = ""
+    version: int = 0
+    members: tuple[int, ...] = ()
+    gave_up: tuple[int, ...] = ()
+
+
 @dataclass
 class ConfigSender:
     """Which members get this node's configuration, and when.
@@ -105,23 +115,24 @@ class ConfigSender:
         self.sends, self.gave_up = {}, set()
 
     def due(self, now: float, local: int, running: int, versions: dict[int, int],
-            read_running: Callable[[], str | None]) -> tuple[str, int, list[int]]:
-        """(text, version, members to send it to now); nothing when no send is due.
+            read_running: Callable[[], str | None]) -> Sends:
+        """What to send now (empty when no send is due).
         `versions` has the config version every other member reported; `running` is
         ours, whose text `read_running` gives (None if unavailable)."""
         behind = sorted(m for m, v in versions.items() if v < running)
         newer_elsewhere = any(v > running for v in versions.values())
         if not behind or newer_elsewhere or now - self.last < self.resend_s:
-            return "", 0, []
+            return Sends()
         if self.version != running:
             newest = [m for m, v in versions.items() if v == running]
             text = read_running() if all(local < m for m in newest) else None
             if text is None:
-                return "", 0, []
+                return Sends()
             self.push(running, text)
         targets = [m for m in behind if self.sends.get(m, 0) < MAX_SENDS]
-        self.gave_up |= set(behind) - set(targets)
+        newly = sorted(set(behind) - set(targets) - self.gave_up)
+        self.gave_up |= set(newly)
         for member in targets:
             self.sends[member] = self.sends.get(member, 0) + 1
         self.last = now
-        return self.text, self.version, targets
+        return Sends(self.text, self.version, tuple(targets), tuple(newly))

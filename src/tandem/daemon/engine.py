@@ -121,6 +121,7 @@ class Engine:
         self.wake = asyncio.Event()
         self._due: float | None = None  # when the loop meant to tick next
         self._disk_stops: set[int] = set()  # lost peers we wait for (quorum disk)
+        self._disk_recheck = False
         self.config_sender = ConfigSender(CONFIG_RESEND_S)
         self._state_seen: dict[int, bytes] = {}
         self._paused: tuple[float, float] | None = None
@@ -307,7 +308,7 @@ class Engine:
             if isinstance(action, Fence):
                 self.fencer.start(action.node_id, action.reason)
         fences, changed = self.svc.round(self.membership(view, now))
-        if self.disk.runner is not None:
+        if self.config.qdisk is not None:  # (no need to scan the services otherwise)
             self.disk.set_holding(self.svc.local.holding)
         for fence in fences:
             self._fence_for_service(fence)
@@ -326,8 +327,14 @@ class Engine:
                             detail="alive on the quorum disk, stopping its services: "
                                    "fenced once they are stopped")
         self._disk_stops = waiting
-        if waiting:
-            asyncio.get_running_loop().call_later(0.1, self.wake.set)
+        if waiting and self.config.qdisk is not None and not self._disk_recheck:
+            self._disk_recheck = True  # one timer at a time, however often we tick
+            asyncio.get_running_loop().call_later(self.config.qdisk.interval_s,
+                                                  self._recheck_disk)
+
+    def _recheck_disk(self) -> None:
+        self._disk_recheck = False
+        self.wake.set()
 
     def membership(self, view: MembershipView, now: float) -> Membership:
         wall = time.time() - now
@@ -535,18 +542,17 @@ class Engine:
             return []
         versions = {m: self.reports[m].config_version
                     for m in self.view.members - {self.local.id} if m in self.reports}
-        gave_up = set(self.config_sender.gave_up)
-        text, version, members = self.config_sender.due(
-            now, self.local.id, self.config.config_version, versions, self._running_text)
-        for member in sorted(self.config_sender.gave_up - gave_up):
+        sends = self.config_sender.due(now, self.local.id, self.config.config_version,
+                                       versions, self._running_text)
+        for member in sends.gave_up:
             self.events.add("config_refused", node=self.ids[member],
                             detail=f"still on an older version after {MAX_SENDS} sends of "
-                                   f"version {version or self.config.config_version}")
-        if members:
+                                   f"version {sends.version}")
+        if sends.members:
             transfer = time.monotonic_ns() & 0x7FFFFFFF
-            for body in config_chunks(text, version, transfer):
-                self.net.send(MsgType.REQUEST, dump_json(body), members)
-        return members
+            for body in config_chunks(sends.text, sends.version, transfer):
+                self.net.send(MsgType.REQUEST, dump_json(body), sends.members)
+        return list(sends.members)
 
     def _running_text(self) -> str | None:
         """The installed configuration file, if it is the version that runs here."""

@@ -112,8 +112,7 @@ class LocalServices:
     @property
     def holding(self) -> bool:
         """Whether this node may still hold any service's resources."""
-        return any(s.report.state.active or (s.task is not None and not s.task.done())
-                   for s in self.services.values())
+        return self.busy or any(s.report.state.active for s in self.services.values())
 
     @property
     def busy(self) -> bool:
