@@ -1,11 +1,17 @@
-"""The coordinator rule and the fencing decisions, as tables."""
+"""The coordinator rule and the fencing decisions, as tables (through the one decision:
+`manager.decide.decide`, whose fencing part these rows drive)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tandem.manager.actions import Fence
-from tandem.manager.decide import NodeFacts, NodeView, coordinator_of, decide_fencing
+from tandem.config.model import ClusterConfig
+from tandem.manager.actions import CancelFences, Fence, RefuseFence
+from tandem.manager.coordinator import coordinator_of
+from tandem.manager.decide import decide
+from tandem.manager.view import CellView, FenceRequest, NodeFacts
 from tandem.membership.ledger import NodeState
 
 S = NodeState
@@ -36,11 +42,16 @@ def test_coordinator(what: str, local: int, members: frozenset[int],
 def view(states: dict[int, NodeState], *, quorate: bool = True, coordinator: int | None = 1,
          fencing: frozenset[int] = F(), grace: bool = False, now: float = 100.0,
          retry_at: float = 0.0, unfenceable: frozenset[int] = F(),
-         stopping: frozenset[int] = F()) -> NodeView:
-    return NodeView(local_id=1, now=now, quorate=quorate, coordinator=coordinator,
+         stopping: frozenset[int] = F(), requests: tuple[FenceRequest, ...] = ()) -> CellView:
+    return CellView(local_id=1, now=now, quorate=quorate, coordinator=coordinator,
+                    members=F(n for n, s in states.items() if s == S.ONLINE),
                     nodes={n: NodeFacts(s, retry_at, n not in unfenceable, n in stopping)
                            for n, s in states.items()},
-                    fencing=fencing, startup_grace_over=grace)
+                    names={n: f"n{n}" for n in states},
+                    fencing=fencing, startup_grace_over=grace, fence_requests=requests)
+
+
+CONFIG = ClusterConfig(name="c", key_file="/k")
 
 
 FENCE_CASES = [
@@ -73,7 +84,56 @@ FENCE_CASES = [
 
 @pytest.mark.parametrize(("what", "node_view", "fenced"), FENCE_CASES,
                          ids=[c[0] for c in FENCE_CASES])
-def test_decide_fencing(what: str, node_view: NodeView, fenced: list[int]) -> None:
-    actions = decide_fencing(node_view)
+def test_decide_fencing(what: str, node_view: CellView, fenced: list[int]) -> None:
+    actions = decide(node_view, CONFIG)
     assert all(isinstance(a, Fence) for a in actions)
     assert [a.node_id for a in actions] == fenced
+
+
+OPERATOR, PEER = 0, 3
+REQUEST_CASES = [
+    # (what, view, origin, target, expected: "fence" or the start of the refusal)
+    ("quorate member carries out an operator's request",
+     view({1: S.ONLINE, 2: S.ONLINE}, coordinator=2), OPERATOR, 2, "fence"),
+    ("a peer member's request", view({1: S.ONLINE, 2: S.ONLINE, 3: S.ONLINE}), PEER, 2,
+     "fence"),
+    ("not quorate: an operator is refused",
+     view({1: S.ONLINE, 2: S.LOST}, quorate=False, coordinator=None), OPERATOR, 2,
+     "this node is not quorate"),
+    ("not quorate: a peer is refused",
+     view({1: S.ONLINE, 2: S.ONLINE, 3: S.ONLINE}, quorate=False, coordinator=None), PEER,
+     2, "this node is not quorate"),
+    ("never the local node", view({1: S.ONLINE, 2: S.ONLINE}), OPERATOR, 1,
+     "refusing to fence the local node"),
+    ("a node without fence levels", view({1: S.ONLINE, 2: S.ONLINE}, unfenceable=F({2})),
+     OPERATOR, 2, "n2 has no fence levels"),
+    ("a peer that is not a member", view({1: S.ONLINE, 2: S.ONLINE, 3: S.LOST}), PEER, 2,
+     "the asking node n3 is not a member"),
+]
+
+
+@pytest.mark.parametrize(("what", "node_view", "origin", "target", "expected"),
+                         REQUEST_CASES, ids=[c[0] for c in REQUEST_CASES])
+def test_fence_requests(what: str, node_view: CellView, origin: int, target: int,
+                        expected: str) -> None:
+    """DESIGN.md §2.2: a node without quorum refuses every fence request."""
+    request = FenceRequest(7, target, origin, "asked")
+    actions = decide(replace(node_view, fence_requests=(request,)), CONFIG)
+    answers = [a for a in actions if isinstance(a, RefuseFence)
+               or (isinstance(a, Fence) and a.request)]
+    assert len(answers) == 1 and answers[0].node_id == target
+    if expected == "fence":
+        assert answers[0] == Fence(target, "asked", 7)
+    else:
+        assert isinstance(answers[0], RefuseFence) and answers[0].request == 7
+        assert answers[0].why.startswith(expected)
+
+
+def test_losing_quorum_cancels_running_fences() -> None:
+    """DESIGN.md §2.2: a node that is not quorate stops the fences it runs."""
+    lost_quorum = view({1: S.ONLINE, 2: S.FENCING, 3: S.LOST}, quorate=False,
+                       coordinator=None, fencing=F({2}))
+    assert decide(lost_quorum, CONFIG) == [CancelFences("this node lost quorum")]
+    assert decide(replace(lost_quorum, fencing=F()), CONFIG) == []
+    assert decide(replace(lost_quorum, quorate=True, coordinator=1), CONFIG) == [
+        Fence(3, "lost: silent past the token timeout")]

@@ -1,71 +1,139 @@
 """Which failing heuristics get a node fenced: only a node that passed them since its
 daemon started (it may hold services) — not one that just booted and has not passed
-yet, which would otherwise be fenced again at every boot. And how long a lost node that
-is still stopping its services on the quorum disk is waited for."""
+yet, which would otherwise be fenced again at every boot. How long a lost node that is
+still stopping its services on the quorum disk is waited for. And which `[qdisk]`
+changes a running node applies, and which it refuses."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
+
+import pytest
 
 from tandem.config.model import ClusterConfig, NetworkDef, NodeDef
 from tandem.daemon.diskquorum import DiskQuorum
+from tandem.quorum.qdisk import DiskNode, QdiskView
 from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk_heuristics import Heuristic
 
 
 class ScriptedRunner:
-    """Stands in for the quorum-disk thread: hands out the views a test scripts (only
-    `score_ok` is read by the code under test)."""
+    """Stands in for the quorum-disk thread (which needs a real disk): hands out the
+    views a test scripts, and records what the engine tells it."""
 
-    def __init__(self) -> None:
-        self.view: SimpleNamespace | None = None
+    def __init__(self, config: QdiskDef) -> None:
+        self.view = QdiskView(False, "starting", None, False, 0, 1, False, frozenset())
+        self.config = config
+        self.holding = False
 
-    def snapshot(self) -> SimpleNamespace | None:
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> bool:
+        return True
+
+    def snapshot(self) -> QdiskView:
         return self.view
+
+    def set_holding(self, holding: bool) -> None:
+        self.holding = holding
+
+    def reconfigure(self, config: QdiskDef) -> None:
+        self.config = config
+
+
+QDISK = QdiskDef("/dev/qd", label="qd", stop_wait_ms=4000)
+NODE = NodeDef("n1", 1)
+CONFIG = ClusterConfig(name="c", key_file="/k", networks=(NetworkDef("a", 0),),
+                       nodes=(NODE, NodeDef("n2", 2)), qdisk=QDISK)
 
 
 def disk() -> tuple[DiskQuorum, ScriptedRunner]:
-    node = NodeDef("n1", 1)
-    config = ClusterConfig(name="c", key_file="/k", networks=(NetworkDef("a", 0),),
-                           nodes=(node, NodeDef("n2", 2)))
-    quorum = DiskQuorum(config, node)
-    runner = ScriptedRunner()
-    quorum.runner = runner  # type: ignore[assignment]
-    return quorum, runner
+    runners: list[ScriptedRunner] = []
+
+    def factory(config: QdiskDef, local: NodeDef, cell: str) -> ScriptedRunner:
+        runners.append(ScriptedRunner(config))
+        return runners[-1]
+
+    return DiskQuorum(CONFIG, NODE, factory), runners[0]
+
+
+def scored(ok: bool, nodes: dict[int, tuple[bool, bool]] | None = None,
+           master: int | None = 1) -> QdiskView:
+    """A usable view: our heuristics `ok`; node -> (alive, holding) on the disk."""
+    rows = {n: DiskNode(n, f"n{n}", alive, "alive" if alive else "dead", 1, 0.0, 1, 1,
+                        True, "running", "none", 1, holding)
+            for n, (alive, holding) in (nodes or {}).items()}
+    return QdiskView(True, "", master, master == 1, 1 if ok else 0, 1, ok, frozenset(rows),
+                     nodes=rows, votes=1 if master else 0)
 
 
 def test_just_booted_and_failing_is_withdrawn_but_not_given_up() -> None:
     quorum, runner = disk()
-    assert quorum.score_ok() and not quorum.gave_up()  # no view yet
-    runner.view = SimpleNamespace(score_ok=False)
-    assert not quorum.score_ok() and not quorum.gave_up()
+    standing = quorum.standing(frozenset({1}))
+    assert standing.withdrawn and not standing.gave_up  # heuristics not passed yet
+    runner.view = scored(False)
+    standing = quorum.standing(frozenset({1}))
+    assert standing.withdrawn and not standing.gave_up
 
 
 def test_failing_after_passing_gives_up() -> None:
     quorum, runner = disk()
-    runner.view = SimpleNamespace(score_ok=True)
-    assert quorum.score_ok() and not quorum.gave_up()
-    runner.view = SimpleNamespace(score_ok=False)
-    assert not quorum.score_ok() and quorum.gave_up()
-    runner.view = SimpleNamespace(score_ok=True)
-    assert not quorum.gave_up()
+    runner.view = scored(True)
+    assert not quorum.standing(frozenset({1})).gave_up
+    runner.view = scored(False)
+    assert quorum.standing(frozenset({1})).gave_up
+    runner.view = scored(True)
+    assert not quorum.standing(frozenset({1})).gave_up
 
 
-def disk_view(alive: bool, holding: bool) -> SimpleNamespace:
-    return SimpleNamespace(available=True, score_ok=True,
-                           nodes={2: SimpleNamespace(alive=alive, holding=holding)})
+def test_the_disk_votes_go_to_the_partition_of_its_master() -> None:
+    quorum, runner = disk()
+    runner.view = scored(True, master=2)
+    assert quorum.standing(frozenset({1, 2})).owned
+    assert not quorum.standing(frozenset({1})).owned
+    assert quorum.standing(frozenset({1})).votes == 1
 
 
 def test_a_lost_node_still_stopping_on_disk_is_waited_for_a_bounded_time() -> None:
     quorum, runner = disk()
-    quorum.config = replace(quorum.config, qdisk=QdiskDef("/dev/qd", stop_wait_ms=4000))
-    runner.view = disk_view(alive=True, holding=True)
+    runner.view = scored(True, {2: (True, True)})
     assert quorum.stopping(2, lost_for=0.5)
     assert not quorum.stopping(2, lost_for=4.0)  # the wait is over: fence it anyway
     assert not quorum.stopping(3, lost_for=0.5)  # never wrote a slot
-    runner.view = disk_view(alive=True, holding=False)
+    runner.view = scored(True, {2: (True, False)})
     assert not quorum.stopping(2, lost_for=0.5)  # it has stopped: fence at once
-    runner.view = disk_view(alive=False, holding=True)
+    runner.view = scored(True, {2: (False, True)})
     assert not quorum.stopping(2, lost_for=0.5)  # dead on disk: nothing to wait for
-    runner.view = SimpleNamespace(available=False, nodes={})
+    runner.view = replace(scored(True, {2: (True, True)}), available=False)
     assert not quorum.stopping(2, lost_for=0.5)  # no disk: no reason to wait
+
+
+LIVE = [("interval_ms", 50), ("tko", 4), ("votes", 2), ("master_wins", False),
+        ("min_score", 1), ("stop_wait_ms", 1000),
+        ("heuristics", (Heuristic(command=("true",), score=1),))]
+RESTART = [("device", "/dev/other"), ("label", "other")]
+
+
+@pytest.mark.parametrize(("key", "value"), LIVE, ids=[k for k, _ in LIVE])
+def test_a_reload_applies_each_live_qdisk_key(key: str, value: object) -> None:
+    quorum, runner = disk()
+    new = replace(CONFIG, qdisk=replace(QDISK, **{key: value}))
+    assert quorum.refusal(new) == ""
+    quorum.reconfigure(new)
+    assert getattr(runner.config, key) == value  # the disk thread has it
+    assert quorum.config.qdisk is not None and getattr(quorum.config.qdisk, key) == value
+
+
+@pytest.mark.parametrize(("key", "value"), RESTART, ids=[k for k, _ in RESTART])
+def test_a_reload_refuses_a_new_disk_naming_the_key(key: str, value: object) -> None:
+    quorum, _ = disk()
+    refusal = quorum.refusal(replace(CONFIG, qdisk=replace(QDISK, **{key: value})))
+    assert refusal.startswith(f"qdisk.{key}:") and "restart" in refusal
+
+
+def test_a_reload_refuses_adding_or_removing_the_disk() -> None:
+    quorum, _ = disk()
+    assert quorum.refusal(replace(CONFIG, qdisk=None)).startswith("qdisk:")
+    without = DiskQuorum(replace(CONFIG, qdisk=None), NODE)
+    assert without.refusal(CONFIG).startswith("qdisk:")

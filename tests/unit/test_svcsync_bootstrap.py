@@ -15,12 +15,13 @@ from tandem.config.model import (
     ResourceDef,
     ServiceDef,
 )
-from tandem.daemon.events import EventLog
-from tandem.daemon.svcsync import PLACEMENT_WAIT_S, Membership, ServiceSync, newest_placement
+from tandem.daemon.services.store import PLACEMENT_WAIT_S, ServiceStore, newest_placement
 from tandem.daemon.sync import StateMessage
 from tandem.manager.model import Assignment, Intent, LocalState, NodeReport, ServiceReport
 from tandem.manager.placement import ServiceView, decide_services
 from tandem.membership.ledger import NodeState
+
+BOTH = frozenset({1, 2})
 
 WEB = ServiceDef(name="web", resources=(ResourceDef("r", "dummy"),), autostart=False,
                  domain=DomainDef(nodes=(("n1", 1), ("n2", 2)), restricted=True))
@@ -36,15 +37,8 @@ def n2_state() -> StateMessage:
     return StateMessage(report, {"web": OLD_REQUEST}, {"web": RUNNING_ON_N2})
 
 
-def membership(now: float, coordinator: int = 1) -> Membership:
-    return Membership(now=now, members=frozenset({1, 2}), quorate=True,
-                      coordinator=coordinator,
-                      states={1: NodeState.ONLINE, 2: NodeState.ONLINE},
-                      online_since={1: 0.0, 2: 0.0}, fenceable=frozenset({1, 2}))
-
-
-def sync_for_n1(tmp_path: Path) -> ServiceSync:
-    return ServiceSync(CONFIG, 1, tmp_path, EventLog(), lambda: None)
+def sync_for_n1(tmp_path: Path) -> ServiceStore:
+    return ServiceStore(CONFIG, 1, tmp_path)
 
 
 def test_booted_coordinator_adopts_the_peers_placement(tmp_path: Path) -> None:
@@ -67,13 +61,14 @@ def test_placement_of_a_non_coordinator_is_only_a_starting_point(tmp_path: Path)
 
 def test_new_coordinator_waits_for_members_state_bounded(tmp_path: Path) -> None:
     sync = sync_for_n1(tmp_path)
-    assert sync._waiting_for_placement(membership(10.0))
-    assert sync._waiting_for_placement(membership(10.0 + PLACEMENT_WAIT_S / 2))
-    assert not sync._waiting_for_placement(membership(10.1 + PLACEMENT_WAIT_S))
+    assert sync.waiting_for_placement(10.0, True, BOTH)
+    assert sync.waiting_for_placement(10.0 + PLACEMENT_WAIT_S / 2, True, BOTH)
+    assert not sync.waiting_for_placement(10.1 + PLACEMENT_WAIT_S, True, BOTH)
     other = sync_for_n1(tmp_path)
-    assert other._waiting_for_placement(membership(10.0))
+    assert other.waiting_for_placement(10.0, True, BOTH)
     other.incoming(2, n2_state(), coordinator=1)
-    assert not other._waiting_for_placement(membership(10.1))
+    assert not other.waiting_for_placement(10.1, True, BOTH)
+    assert not sync_for_n1(tmp_path).waiting_for_placement(10.0, False, BOTH)
 
 
 def test_newest_placement_keeps_the_later_decision() -> None:

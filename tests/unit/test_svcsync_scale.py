@@ -4,9 +4,6 @@ placement looks only at reports that mention a service otherwise than stopped.""
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
 from tandem.config.model import (
     ClusterConfig,
     DomainDef,
@@ -15,12 +12,10 @@ from tandem.config.model import (
     ResourceDef,
     ServiceDef,
 )
-from tandem.daemon.events import EventLog
-from tandem.daemon.svcsync import Membership, ServiceSync
+from tandem.daemon.services.pacing import RoundPacing
 from tandem.daemon.sync import StateMessage, decode_state, encode_state
 from tandem.manager.model import LocalState, NodeReport, ServiceReport
 from tandem.manager.placement import held
-from tandem.membership.ledger import NodeState
 
 
 def _service(name: str) -> ServiceDef:
@@ -48,31 +43,17 @@ def test_held_keeps_only_reports_that_mention_a_service() -> None:
     assert held(reports) == {"a": reports}
 
 
-def _membership(now: float, members: frozenset[int]) -> Membership:
-    return Membership(now=now, members=members, quorate=True, coordinator=2,
-                      states={1: NodeState.ONLINE, 2: NodeState.ONLINE},
-                      online_since={1: 0.0, 2: 0.0}, fenceable=frozenset({1, 2}))
-
-
-def test_rounds_prompted_by_reports_are_batched(tmp_path: Path) -> None:
-    async def scenario() -> tuple[bool, bool, bool, int]:
-        woken: list[int] = []
-        sync = ServiceSync(CONFIG, 1, tmp_path, EventLog(), lambda: woken.append(1))
-        both = frozenset({1, 2})
-        sync.round(_membership(100.0, both))
-        sync._next_round = 100.5  # the last round was costly: the next one waits
-        sync.dirty = True
-        sync.round(_membership(100.1, both))
-        deferred = sync.dirty
-        sync.round(_membership(100.2, frozenset({1})))  # membership: at once
-        immediate = not sync.dirty
-        sync._next_round = 0.0
-        sync.dirty = True
-        sync.round(_membership(100.3, frozenset({1})))
-        later = not sync.dirty
-        await asyncio.sleep(0.45)  # the deferred round asked for a tick when due
-        return deferred, immediate, later, len(woken)
-
-    deferred, immediate, later, woken = asyncio.run(scenario())
-    assert deferred and immediate and later
-    assert woken >= 1
+def test_rounds_prompted_by_reports_are_batched() -> None:
+    pacing = RoundPacing()
+    both, alone = frozenset({1, 2}), frozenset({1})
+    assert pacing.due(100.0, both) == (True, None)
+    pacing.begin(100.0)
+    pacing.done(100.0, 0.125)  # a costly round: the next one prompted by reports waits
+    pacing.mark()
+    run, later = pacing.due(100.1, both)
+    assert not run and later is not None and abs(later - 0.4) < 1e-9
+    assert pacing.due(100.2, alone) == (True, None)  # a membership change: at once
+    pacing.begin(100.2)
+    pacing.done(100.2, 0.0)
+    assert pacing.due(100.3, alone) == (False, None)  # nothing changed, not a second yet
+    assert pacing.due(101.3, alone) == (True, None)  # the periodic full round

@@ -8,11 +8,13 @@ from typing import Any
 
 from tandem.daemon.control import Handler
 from tandem.daemon.engine import Engine
+from tandem.daemon.operator import Operator
 from tandem.daemon.status import engine_status
 
 
 def handlers(engine: Engine) -> dict[str, Handler]:
     """Command name -> coroutine taking the request's args."""
+    operator = Operator(engine)
 
     async def status(_: dict[str, Any]) -> Any:
         return engine_status(engine)
@@ -26,30 +28,25 @@ def handlers(engine: Engine) -> dict[str, Handler]:
                            for seq, e in engine.events.since(since, limit)]}
 
     async def fence(args: dict[str, Any]) -> Any:
-        return await engine.fence(str(args["node"]))
+        return await operator.fence(str(args["node"]))
 
     async def fence_ack(args: dict[str, Any]) -> Any:
-        return engine.fencer.acknowledge(engine.node_id(str(args["node"])))
+        return operator.fence_ack(str(args["node"]))
 
     async def fence_history(args: dict[str, Any]) -> Any:
         node = args.get("node")
         return [asdict(a) for a in engine.fencer.history.attempts(node)]
 
     async def unblock(_: dict[str, Any]) -> Any:
-        return engine.unblock()
+        return operator.unblock()
 
     async def svc(args: dict[str, Any]) -> Any:
-        action = str(args["action"])
-        if action not in ("enable", "disable", "relocate", "restart", "freeze", "unfreeze"):
-            raise ValueError(f"unknown service action {action!r}")
         node = args.get("node")
-        message = engine.svc.request(str(args["service"]), action,
-                                     str(node) if node else None)
-        engine.service_request_made()
-        return message
+        return operator.service(str(args["service"]), str(args["action"]),
+                                str(node) if node else None)
 
     async def config_push(args: dict[str, Any]) -> Any:
-        return engine.push_config(str(args["text"]))
+        return operator.push_config(str(args["text"]))
 
     async def ping(_: dict[str, Any]) -> Any:
         return {"node": engine.local.name, "incarnation": engine.incarnation,

@@ -1,23 +1,52 @@
 """The engine's side of the quorum disk: runs the disk's own thread and turns its view
-into what quorum needs (the disk's votes, this node's standing) and what status shows."""
+into what quorum needs (the disk's votes, this node's standing) and what status shows.
+
+Everything here runs on the engine's loop; the disk thread is only read through
+`snapshot()`, which never waits for the disk.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from tandem.config import ClusterConfig, NodeDef
+from tandem.daemon.cellstate import DiskStanding
 from tandem.quorum.qdisk import QdiskView, QuorumDisk
+from tandem.quorum.qdisk_config import QdiskDef
+
+
+class DiskRunner(Protocol):
+    """The disk thread as the engine uses it (QuorumDisk, or a test's stand-in)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> bool: ...
+    def snapshot(self) -> QdiskView: ...
+    def set_holding(self, holding: bool) -> None: ...
+    def reconfigure(self, config: QdiskDef) -> None: ...
+
+
+DiskFactory = Callable[[QdiskDef, NodeDef, str], DiskRunner]
+
+
+def real_disk(config: QdiskDef, local: NodeDef, cell: str) -> DiskRunner:
+    return QuorumDisk(config, local.id, node_name=local.name, cell=cell)
+
+
+# Keys of [qdisk] that a running node cannot change: the disk it writes to.
+RESTART_KEYS = ("device", "label")
 
 
 class DiskQuorum:
     """The quorum disk of this node, if the cell has one (all methods are no-ops
-    otherwise). Its I/O runs in its own thread: reading the view never blocks."""
+    otherwise)."""
 
-    def __init__(self, config: ClusterConfig, local: NodeDef) -> None:
+    def __init__(self, config: ClusterConfig, local: NodeDef,
+                 factory: DiskFactory = real_disk) -> None:
         self.config = config
-        self.runner = (QuorumDisk(config.qdisk, local.id, node_name=local.name,
-                                  cell=config.name) if config.qdisk is not None else None)
-        self._passed = False
+        self.runner = (factory(config.qdisk, local, config.name)
+                       if config.qdisk is not None else None)
+        self._passed = False  # heuristics passed at least once since start
 
     def start(self) -> None:
         if self.runner is not None:
@@ -27,17 +56,40 @@ class DiskQuorum:
         if self.runner is not None:
             self.runner.stop()
 
+    def refusal(self, config: ClusterConfig) -> str:
+        """Why `config` cannot be applied while running (empty if it can)."""
+        old, new = self.config.qdisk, config.qdisk
+        if (old is None) != (new is None):
+            return "qdisk: adding or removing the quorum disk needs a restart of tandemd"
+        if old is not None and new is not None:
+            for key in RESTART_KEYS:
+                if getattr(old, key) != getattr(new, key):
+                    return f"qdisk.{key}: changing it needs a restart of tandemd"
+        return ""
+
+    def reconfigure(self, config: ClusterConfig) -> None:
+        """Apply a configuration `refusal()` accepted (the disk cycle, votes,
+        heuristics and stop wait take effect at once)."""
+        self.config = config
+        if self.runner is not None and config.qdisk is not None:
+            self.runner.reconfigure(config.qdisk)
+
     def view(self) -> QdiskView | None:
         return self.runner.snapshot() if self.runner is not None else None
 
-    @property
-    def configured_votes(self) -> int:
-        return self.config.qdisk.votes if self.config.qdisk is not None else 0
-
-    def owned_by(self, members: frozenset[int]) -> bool:
-        """Do the disk's votes belong to the partition made of `members`?"""
+    def standing(self, members: frozenset[int]) -> DiskStanding:
+        """One look at the disk for this cycle: its votes, whether our partition owns
+        them, and whether this node gave up its vote (and, after having passed, its
+        services: then peers fence it)."""
         view = self.view()
-        return bool(view and view.available and view.votes > 0 and view.master in members)
+        if view is None or self.config.qdisk is None:
+            return DiskStanding()
+        if view.score_ok:
+            self._passed = True
+        owned = view.available and view.votes > 0 and view.master in members
+        return DiskStanding(votes=self.config.qdisk.votes, owned=owned,
+                            withdrawn=not view.score_ok,
+                            gave_up=not view.score_ok and self._passed)
 
     def set_holding(self, holding: bool) -> None:
         """Publish on the disk whether this node still runs services."""
@@ -55,26 +107,6 @@ class DiskQuorum:
         view = self.view()
         disk = view.nodes.get(node_id) if view is not None and view.available else None
         return disk is not None and disk.alive and disk.holding
-
-    def score_ok(self) -> bool:
-        """False when this node's heuristics fail: it must give up its vote and services."""
-        view = self.view()
-        if view is not None and view.score_ok:
-            self._passed = True
-        return view is None or view.score_ok
-
-    def gave_up(self) -> bool:
-        """Heuristics failing after they had passed since this daemon started: the node
-        may still hold services, so peers fence it to be sure. A node that never passed
-        (just booted, or booted cut off) never ran anything: it is left alone, without a
-        vote, instead of being fenced again at every boot."""
-        return self.heuristics_flags()[1]
-
-    def heuristics_flags(self) -> tuple[bool, bool]:
-        """(withdrawn, gave up) from one look at the disk thread's view, for the
-        heartbeat path (which should not take the view's lock twice per beat)."""
-        ok = self.score_ok()
-        return not ok, not ok and self._passed
 
     def status(self, names: dict[int, str]) -> dict[str, Any] | None:
         view = self.view()

@@ -52,6 +52,9 @@ class FenceDeviceChecker:
         self.period_s = period_s
         self.health: dict[tuple[str, int, str], DeviceHealth] = {}
 
+    def reconfigure(self, config: ClusterConfig) -> None:
+        self.config = config
+
     def entries(self) -> list[tuple[str, int, str]]:
         found = []
         for node in self.config.nodes:

@@ -1,4 +1,7 @@
-"""Runs the fence operations the coordinator decided, off the heartbeat path.
+"""Runs the fence operations the decision core asked for, off the heartbeat path.
+
+`start` has one caller, the daemon's actuator: every fence (the coordinator's own, a
+peer's or an operator's request) is decided by `manager.decide` first.
 
 Each fence is its own asyncio task around `tandem.fencing.runner.fence_node` (whose
 helper processes die with it when cancelled). Results go into the ledger, the event
@@ -9,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tandem.config import ClusterConfig
+from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.events import EventLog
+from tandem.fencing.base import FenceDevice
 from tandem.fencing.history import FenceHistory, FenceHistoryError
 from tandem.fencing.manual import ManualAcks
 from tandem.fencing.runner import FenceResult, fence_node
@@ -36,8 +40,12 @@ class Fencer:
 
     def __init__(self, config: ClusterConfig, ledger: Ledger, events: EventLog,
                  history_path: Path | None,
-                 on_change: Callable[[list[Transition]], None]) -> None:
+                 on_change: Callable[[list[Transition]], None], *,
+                 clock: Clock | None = None,
+                 devices: Mapping[str, FenceDevice] | None = None) -> None:
         self.config = config
+        self.clock = clock or RealClock()
+        self.devices = devices  # replaces the configured devices by name (tests)
         self.ledger = ledger
         self.events = events
         self.acks = ManualAcks()
@@ -69,7 +77,7 @@ class Fencer:
         task = self.tasks.get(node_id)
         if task is not None and not task.done():
             return task
-        self._on_change(self.ledger.fencing_started(node_id, time.monotonic()))
+        self._on_change(self.ledger.fencing_started(node_id, self.clock.monotonic()))
         self.events.add("fence_start", node=self.name(node_id), detail=reason)
         task = asyncio.get_running_loop().create_task(self._run(node_id),
                                                       name=f"fence-{node_id}")
@@ -79,7 +87,8 @@ class Fencer:
     async def _run(self, node_id: int) -> FenceResult | None:
         node = next(n for n in self.config.nodes if n.id == node_id)
         try:
-            result = await fence_node(node, self.config, self.history, self.acks)
+            result = await fence_node(node, self.config, self.history, self.acks,
+                                      devices=self.devices)
         except asyncio.CancelledError:
             if self.ledger.state(node_id) == NodeState.FENCING:
                 self._failed(node_id, "cancelled: this node lost quorum", 0)
@@ -90,7 +99,7 @@ class Fencer:
             return None
         self._save_history()
         if result.success:
-            self._on_change(self.ledger.fence_succeeded(node_id, time.monotonic()))
+            self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic()))
             self.events.add("fence_done", node=node.name, detail=result.message,
                             duration_ms=result.duration_ms, level=result.level,
                             devices=list(result.devices))
@@ -101,7 +110,7 @@ class Fencer:
     def _failed(self, node_id: int, message: str, duration_ms: int) -> None:
         record = self.ledger.records[node_id]
         pause = retry_pause(record.fence_failures + 1)
-        self._on_change(self.ledger.fence_failed(node_id, time.monotonic(), pause, message))
+        self._on_change(self.ledger.fence_failed(node_id, self.clock.monotonic(), pause, message))
         self.events.add("fence_failed", node=self.name(node_id),
                         detail=f"{message}; next attempt in {pause:.0f} s",
                         duration_ms=duration_ms)
@@ -113,6 +122,9 @@ class Fencer:
             self.history.save(self.history_path)
         except (OSError, FenceHistoryError) as exc:
             log.warning("cannot save the fence history: %s", exc)
+
+    def reconfigure(self, config: ClusterConfig) -> None:
+        self.config = config
 
     def cancel_all(self) -> None:
         """Stop every fence in progress (quorum lost, or shutting down)."""
@@ -132,7 +144,7 @@ class Fencer:
         task = self.tasks.get(node_id)
         if task is not None and not task.done():
             task.cancel()
-        self._on_change(self.ledger.fence_succeeded(node_id, time.monotonic(),
+        self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic(),
                                                     "acknowledged off by an operator"))
         self.events.add("fence_ack", node=name, detail="operator confirmed it is off")
         return f"{name} marked fenced on the operator's word"

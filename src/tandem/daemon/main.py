@@ -105,7 +105,7 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     memory = lock_memory() if args.realtime else None
     engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config),
                     realtime=args.realtime)
-    engine.ensure_paths()
+    engine.paths.ensure()
     log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
              config.config_version, f"; locked memory: {memory.detail}" if memory else "")
     await engine.open()

@@ -5,6 +5,11 @@ receiving theirs and recording when they were heard — runs here, at real-time 
 where the system allows, so that slow work on the engine's loop (hundreds of services to
 place, a burst of state messages) can never delay a heartbeat or the moment a peer's
 heartbeat is noticed. Other messages are handed to the engine's loop as they arrive.
+
+Nothing on this thread reads or writes the engine's live state: after each cycle the
+engine publishes an immutable `NetSnapshot` (one reference swap), and every heartbeat is
+built from the snapshot of the moment. The only object shared with the engine is the
+failure detector, under its lock.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.config import ClusterConfig
@@ -24,6 +30,29 @@ from tandem.wire import Message, MsgType, Rings, WireError
 log = logging.getLogger("tandemd.net")
 
 Deliver = Callable[[Message, int, float, HeartbeatPayload | None], None]
+
+
+@dataclass(frozen=True)
+class NetSnapshot:
+    """What the next heartbeats say: the peers we hear, and our claims (wire form)."""
+
+    hears: frozenset[int] = frozenset()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetSetup:
+    """Everything a network needs from the engine to start."""
+
+    config: ClusterConfig
+    local: str
+    key: bytes
+    incarnation: int
+    detector: FailureDetector
+    lock: threading.Lock
+    main_loop: asyncio.AbstractEventLoop
+    deliver: Deliver
+    realtime: bool = True
 START_TIMEOUT_S = 10.0
 HANDED_REFRESH_S = 1.0
 
@@ -35,17 +64,13 @@ class NetThread:
     the engine's loop (`main_loop`) for every verified message, with the parsed body of
     heartbeats."""
 
-    def __init__(self, config: ClusterConfig, local: str, *, key: bytes, incarnation: int,
-                 detector: FailureDetector, lock: threading.Lock,
-                 main_loop: asyncio.AbstractEventLoop, deliver: Deliver,
-                 hears: Callable[[], Iterable[int]],
-                 extra: Callable[[], Mapping[str, Any]], realtime: bool = True) -> None:
-        self.config, self.local = config, local
-        self.key, self.incarnation = key, incarnation
-        self.detector, self.lock = detector, lock
-        self.main_loop, self.deliver = main_loop, deliver
-        self.hears, self.extra = hears, extra
-        self.realtime = realtime
+    def __init__(self, setup: NetSetup) -> None:
+        self.config, self.local = setup.config, setup.local
+        self.key, self.incarnation = setup.key, setup.incarnation
+        self.detector, self.lock = setup.detector, setup.lock
+        self.main_loop, self.deliver = setup.main_loop, setup.deliver
+        self.realtime = setup.realtime
+        self._snapshot = NetSnapshot()
         self.scheduling: Outcome | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.rings: Rings | None = None
@@ -83,12 +108,20 @@ class NetThread:
         await self.rings.open()
         self.heartbeat = HeartbeatSender(
             self.rings, interval_s=self.config.timing.heartbeat_ms / 1000.0,
-            config_version=self.config.config_version, hears=self.hears, extra=self.extra)
+            config_version=self.config.config_version, snapshot=self._beat)
         self.heartbeat.start()
         self._ready.set()
         await self._stop.wait()
         await self.heartbeat.stop()
         await self.rings.aclose()
+
+    def publish(self, snapshot: NetSnapshot) -> None:
+        """The engine's latest snapshot (from its loop; a reference swap)."""
+        self._snapshot = snapshot
+
+    def _beat(self) -> tuple[Iterable[int], Mapping[str, Any]]:
+        snapshot = self._snapshot  # one read: hears and claims of the same cycle
+        return snapshot.hears, snapshot.extra
 
     def _on_message(self, msg: Message, ring: int, now: float) -> None:
         body = None

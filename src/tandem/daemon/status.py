@@ -27,7 +27,7 @@ def engine_status(engine: Engine) -> dict[str, Any]:
                 rings[itf.network] = "local"
             elif peer is not None and ring in peer.rings:
                 rings[itf.network] = "up" if peer.rings[ring] else "down"
-        report = engine.reports.get(node.id)
+        report = engine.claims.get(node.id)
         nodes.append({
             "name": node.name, "id": node.id, "votes": node.votes,
             "state": record.state.value, "local": node.id == engine.local.id,
@@ -38,24 +38,25 @@ def engine_status(engine: Engine) -> dict[str, Any]:
             "fence_failures": record.fence_failures,
         })
     newest = max([engine.config.config_version,
-                  *(r.config_version for r in engine.reports.values())])
+                  *(r.config_version for r in engine.claims.values())])
     for row in nodes:
         row["config_outdated"] = row["state"] == "online" and \
             (row["config_version"] or 0) < newest
+    cell = engine.cell
     return {
         "cluster": engine.config.name,
         "local": engine.local.name,
-        "quorate": engine.quorum.quorate,
-        "quorum": {"votes": engine.quorum.total_votes, "needed": engine.quorum.needed,
-                   "expected": engine.config.total_votes, "reason": engine.quorum.reason,
+        "quorate": cell.quorum.quorate,
+        "quorum": {"votes": cell.quorum.total_votes, "needed": cell.quorum.needed,
+                   "expected": engine.config.total_votes, "reason": cell.quorum.reason,
                    "two_node": engine.config.two_node,
                    "wait_for_all": engine.config.wait_for_all,
-                   "unblocked": engine.unblocked},
-        "coordinator": engine.ids.get(engine.coordinator) if engine.coordinator else None,
+                   "unblocked": cell.unblocked},
+        "coordinator": engine.ids.get(cell.coordinator) if cell.coordinator else None,
         "config_version": engine.config.config_version,
         "nodes": nodes,
         "rings": [{"ring": r.ring, "network": r.name,
-                   "state": engine.ring_states.get(r.ring or 0, RingState.UNKNOWN).value}
+                   "state": cell.rings.get(r.ring or 0, RingState.UNKNOWN).value}
                   for r in engine.config.rings],
         "redundancy_degraded": bool(view and view.redundancy_degraded),
         "fencing": sorted(engine.ids[n] for n in engine.fencer.running),
@@ -65,9 +66,11 @@ def engine_status(engine: Engine) -> dict[str, Any]:
         "realtime": (engine.net.scheduling.detail if engine.net and engine.net.scheduling
                      else "not requested"),
         "heartbeat": _heartbeat_stats(engine),
-        "services": engine.svc.status(),
+        "services": engine.display.rows(engine.config, {
+            **engine.store.reports, engine.local.id: engine.local_services.report()},
+            engine.local.id, engine.store.intents, engine.store.placement),
         "qdisk": engine.disk.status(engine.ids),
-        "probed": engine.svc.local.probed,
+        "probed": engine.local_services.probed,
         "uptime_s": round(now_mono - engine.started, 1),
     }
 

@@ -1,81 +1,70 @@
-"""Who coordinates, and what the coordinator decides about nodes. Pure functions.
+"""The one decision of a cycle: `decide(view, config) -> actions`. Pure.
 
-The coordinator is the lowest-id member of a quorate partition — but only if every
-member of that partition agrees that it is the lowest id it can see. Under asymmetric
-connectivity (A and B cannot hear each other, both hear C) the two ends of the broken
-link would otherwise each believe they coordinate and shoot each other; with the check,
-C's report ("the lowest node I see is A") leaves only A in charge.
+It composes three parts, in this order, all reading the same immutable view:
+1. fencing (`manager.fencing`): cancel on quorum loss, the coordinator's fences of lost,
+   unclean, never-seen or evicted nodes, answers to operators' and peers' requests;
+2. placement (`manager.placement`), on the quorate coordinator only: where every service
+   should run, published to the cell, with fences for nodes whose stop failed;
+3. the local node's services (`manager.local`): follow the (new) placement, stop
+   everything without quorum, never start what another node could still hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from tandem.manager.actions import Action, Fence
-from tandem.membership.ledger import NodeState
-
-
-def coordinator_of(local_id: int, members: frozenset[int],
-                   reported: Mapping[int, frozenset[int]],
-                   excluded: frozenset[int] = frozenset()) -> int | None:
-    """The coordinator as the local node sees it (None while members disagree about
-    the local node being lowest). `excluded` nodes (that gave up their vote) are never
-    candidates."""
-    candidates = members - excluded
-    if not candidates:
-        return None
-    lowest = min(candidates)
-    if lowest != local_id:
-        return lowest
-    for member in candidates - {local_id}:
-        theirs = reported.get(member)
-        if theirs is None or min((theirs - excluded) | {member}) != local_id:
-            return None
-    return local_id
+from tandem.config.model import ClusterConfig
+from tandem.manager.actions import Action, Fence, Publish, RecordIntent
+from tandem.manager.fencing import decide_fencing, fence_for_failed_stop
+from tandem.manager.local import reconcile
+from tandem.manager.model import Assignment
+from tandem.manager.placement import ServiceView, blockers, decide_services
+from tandem.manager.view import CellView, ServiceFacts
 
 
-@dataclass(frozen=True)
-class NodeFacts:
-    """What decide needs to know about one node."""
-
-    state: NodeState
-    retry_at: float = 0.0
-    fenceable: bool = True
-    stopping: bool = False  # lost, but the quorum disk shows it stopping its services
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """One consistent snapshot for the membership/fencing decisions."""
-
-    local_id: int
-    now: float
-    quorate: bool
-    coordinator: int | None
-    nodes: Mapping[int, NodeFacts]
-    fencing: frozenset[int] = field(default_factory=frozenset)
-    startup_grace_over: bool = False
-    evicted: frozenset[int] = field(default_factory=frozenset)
+def decide(view: CellView, config: ClusterConfig) -> list[Action]:
+    """Everything the local node must do now, given `view`."""
+    actions = decide_fencing(view)
+    if view.services is not None:
+        fenced = {a.node_id for a in actions if isinstance(a, Fence)}
+        actions.extend(a for a in _services(view, view.services, config)
+                       if not (isinstance(a, Fence) and a.node_id in fenced))
+    return actions
 
 
-def decide_fencing(view: NodeView) -> list[Action]:
-    """Fence actions the local node must start now (empty unless it coordinates)."""
-    if not view.quorate or view.coordinator != view.local_id:
-        return []
+def service_view(view: CellView, facts: ServiceFacts,
+                 placement: Mapping[str, Assignment]) -> ServiceView:
+    """The placement's snapshot, drawn from the cycle's view."""
+    return ServiceView(
+        local_id=view.local_id, now=view.wall, members=view.members,
+        node_ids={name: node for node, name in view.names.items()},
+        node_states={n: f.state for n, f in view.nodes.items()},
+        online_since={n: f.online_since for n, f in view.nodes.items()},
+        fenceable=frozenset(n for n, f in view.nodes.items() if f.fenceable),
+        reports=facts.reports, intents=facts.intents, placement=placement)
+
+
+def _services(view: CellView, facts: ServiceFacts, config: ClusterConfig) -> list[Action]:
     actions: list[Action] = []
-    for node_id in sorted(view.nodes):
-        facts = view.nodes[node_id]
-        if node_id == view.local_id or node_id in view.fencing or not facts.fenceable:
-            continue
-        if facts.state == NodeState.LOST and facts.stopping:
-            continue  # fenced once it has stopped (or died on disk, or the wait ran out)
-        if facts.state == NodeState.LOST:
-            actions.append(Fence(node_id, "lost: silent past the token timeout"))
-        elif facts.state == NodeState.UNCLEAN and view.now >= facts.retry_at:
-            actions.append(Fence(node_id, "unclean: retrying fencing"))
-        elif facts.state == NodeState.UNKNOWN and view.startup_grace_over:
-            actions.append(Fence(node_id, "never seen since start: startup fencing"))
-        elif node_id in view.evicted and facts.state == NodeState.ONLINE:
-            actions.append(Fence(node_id, "its quorum disk heuristics fail: evicted"))
+    placement, known, intents = facts.placement, facts.placement_known, dict(facts.intents)
+    local_report = facts.reports.get(view.local_id)
+    probed = local_report is not None and local_report.probed
+    if view.coordinating and probed and not facts.waiting_for_placement:
+        decision = decide_services(config, service_view(view, facts, placement))
+        actions.append(Publish(decision.placement, decision.notes))
+        actions.extend(RecordIntent(name, i) for name, i in decision.intents.items())
+        for fence in decision.fences:
+            action = fence_for_failed_stop(view, fence.node_id, fence.reason)
+            if action is not None:
+                actions.append(action)
+        placement, known = decision.placement, True
+        intents.update(decision.intents)
+    if local_report is None:
+        return actions
+    trusted = placement if known and view.coordinator in view.members else None
+    after = service_view(view, facts, placement)
+    actions.extend(reconcile(
+        [s.name for s in config.services], local_report, facts.local,
+        my_id=view.local_id, quorate=view.quorate, placement=trusted, frozen=frozenset(n for n, i in intents.items() if i.frozen),
+        may_start=lambda name: not blockers(after, name, exclude=view.local_id)))
     return actions

@@ -91,15 +91,20 @@ class HeartbeatSender:
     """
 
     def __init__(self, channel: Channel, *, interval_s: float, config_version: int,
-                 hears: Callable[[], Iterable[int]],
-                 extra: Callable[[], Mapping[str, Any]] | None = None) -> None:
+                 hears: Callable[[], Iterable[int]] | None = None,
+                 extra: Callable[[], Mapping[str, Any]] | None = None,
+                 snapshot: Callable[[], tuple[Iterable[int], Mapping[str, Any]]]
+                 | None = None) -> None:
         if not interval_s > 0:
             raise ValueError(f"heartbeat interval must be positive, got {interval_s}")
         self.channel = channel
         self.interval_s = interval_s
         self.config_version = config_version
+        if (hears is None) == (snapshot is None):
+            raise ValueError("give either `hears` (and `extra`) or `snapshot`")
         self._hears = hears
         self._extra = extra
+        self._snapshot = snapshot  # hears and extra read together, from one reference
         self._task: asyncio.Task[None] | None = None
         self._rlog = RateLimitedLog(log)
         self._sent = self._errors = self._skipped = self._ticks = 0
@@ -107,9 +112,13 @@ class HeartbeatSender:
 
     def payload(self) -> bytes:
         """The body of the next heartbeat, built from the callbacks."""
-        extra = dict(self._extra()) if self._extra is not None else {}
-        return HeartbeatPayload(hears=frozenset(self._hears()),
-                                config_version=self.config_version, extra=extra).to_bytes()
+        if self._snapshot is not None:
+            hears, extra = self._snapshot()
+        else:
+            assert self._hears is not None
+            hears, extra = self._hears(), self._extra() if self._extra is not None else {}
+        return HeartbeatPayload(hears=frozenset(hears), config_version=self.config_version,
+                                extra=dict(extra)).to_bytes()
 
     def beat(self) -> bool:
         """Send one heartbeat now; failures are counted and logged, never raised."""

@@ -118,6 +118,20 @@ class QuorumDisk:
         self._stopping = False
         self._holding = False
 
+    def reconfigure(self, config: QdiskDef) -> None:
+        """A reloaded configuration of the same disk (the engine refuses a new device or
+        label): the cycle, timeouts, votes and stop wait apply from the next cycle on,
+        new heuristics from now (the old ones are stopped)."""
+        if (config.heuristics, config.min_score) != (self.config.heuristics,
+                                                     self.config.min_score):
+            old, self.heuristics = self.heuristics, HeuristicsRunner(config.heuristics,
+                                                                      config.min_score)
+            if self._thread is not None:
+                old.stop()
+                self.heuristics.start()
+        self.config = config
+        self._proto.config = config
+
     def set_holding(self, holding: bool) -> None:
         """Say in our next slot writes whether this node still runs services. A peer that
         lost us on the network but sees us alive on the disk waits (a bounded time) for

@@ -1,10 +1,10 @@
 """The services of the local node: probing at start, starting and stopping them in
 order, monitoring them, and reporting exactly what runs here.
 
-This node is the only authority on what it runs. It follows the coordinator's placement
-(start what is assigned here, stop what is not), but keeps its own safety checks: it
-stops everything when it loses quorum, and it never starts a service that any other
-node could still hold, whatever the placement says.
+This module decides nothing: what to start, stop, restart or adopt comes from the
+decision core as actions (`carry_out`); what it reports (`report`, `facts`) is what the
+next decision is based on. Every operation runs as a task of its own, so the engine's
+loop (and the heartbeats) never wait for an agent.
 """
 
 from __future__ import annotations
@@ -12,34 +12,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from tandem.config import ClusterConfig
 from tandem.config.model import ResourceDef, ServiceDef
+from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.events import EventLog
-from tandem.manager.model import Assignment, LocalState, NodeReport, ServiceReport
+from tandem.manager.actions import Adopt, Recover, Restart, ServiceAction, Start, Stop
+from tandem.manager.local import FOUND_RUNNING
+from tandem.manager.model import LocalState, NodeReport, ServiceReport
+from tandem.manager.view import LocalFacts
 from tandem.resources.base import AgentResult, ResourceAgent, timed
 
 log = logging.getLogger("tandemd.services")
 
 MAX_RESTART_HISTORY = 20
-FOUND_RUNNING = -1  # gen of a service found running at probe: adopt the assignment's
+Agents = list[tuple[ResourceDef, ResourceAgent]]
+AgentFactory = Callable[[ServiceDef], Agents]
 
 
 @dataclass
 class _Service:
     definition: ServiceDef
-    agents: list[tuple[ResourceDef, ResourceAgent]]
+    agents: Agents
     report: ServiceReport = field(default_factory=ServiceReport)
     task: asyncio.Task[None] | None = None
     monitors: list[asyncio.Task[None]] = field(default_factory=list)
     pending: ServiceDef | None = None  # a new definition, applied once it is stopped
     removed: bool = False  # no longer configured: dropped once it is stopped
 
+    @property
+    def busy(self) -> bool:
+        return self.task is not None and not self.task.done()
 
-def build_agents(svc: ServiceDef) -> list[tuple[ResourceDef, ResourceAgent]]:
+
+def build_agents(svc: ServiceDef) -> Agents:
     """One bound agent per resource (parameters were checked at config load)."""
     from tandem.resources.registry import get_agent
 
@@ -51,16 +59,19 @@ class LocalServices:
     """Runs this node's share of the services."""
 
     def __init__(self, config: ClusterConfig, node: str, events: EventLog,
-                 on_change: Callable[[], None]) -> None:
+                 on_change: Callable[[], None], *, clock: Clock | None = None,
+                 agents: AgentFactory = build_agents) -> None:
         self.node = node
         self.events = events
         self.on_change = on_change
+        self.clock = clock or RealClock()
+        self.build = agents
         self.probed = False
-        self.services = {s.name: _Service(s, build_agents(s)) for s in config.services}
-        self.frozen: set[str] = set()
+        self.services = {s.name: _Service(s, agents(s)) for s in config.services}
+        self.frozen: frozenset[str] = frozenset()  # monitors do not act on these
 
     # -- configuration changes ------------------------------------------------------------------
-    def update_config(self, config: ClusterConfig) -> None:
+    def reconfigure(self, config: ClusterConfig) -> None:
         """Adopt a new set of service definitions. Services that are not running here
         change at once; running ones keep their old definition until they stop (a
         removed one is stopped now)."""
@@ -68,40 +79,46 @@ class LocalServices:
         for name, svc in list(self.services.items()):
             if name not in new:
                 svc.removed = True
-                if svc.report.state.active and (svc.task is None or svc.task.done()):
+                if svc.report.state.active and not svc.busy:
                     self._run(svc, self._stop(svc, "removed from the configuration"))
                 elif not svc.report.state.active:
                     del self.services[name]
         for name, definition in new.items():
             current = self.services.get(name)
             if current is None:
-                self.services[name] = _Service(definition, build_agents(definition))
+                self.services[name] = _Service(definition, self.build(definition))
             elif current.definition != definition:
                 current.pending = definition
                 self._apply_pending(current)
         self.on_change()
 
     def _apply_pending(self, svc: _Service) -> None:
-        if svc.report.state.active or (svc.task is not None and not svc.task.done()):
+        if svc.report.state.active or svc.busy:
             return
         name = svc.definition.name
         if svc.removed:
             self.services.pop(name, None)
         elif svc.pending is not None:
-            svc.definition, svc.agents = svc.pending, build_agents(svc.pending)
+            svc.definition, svc.agents = svc.pending, self.build(svc.pending)
             svc.pending = None
 
     # -- reporting ---------------------------------------------------------------------------
     def report(self) -> NodeReport:
         return NodeReport(self.probed, {n: s.report for n, s in self.services.items()})
 
+    def facts(self) -> Mapping[str, LocalFacts]:
+        """What the decision must know beyond the report: operations running, services
+        that are only being removed."""
+        return {n: LocalFacts(busy=s.busy, removed=s.removed)
+                for n, s in self.services.items() if s.busy or s.removed}
+
     def _set(self, svc: _Service, state: LocalState, *, gen: int | None = None,
              error: str | None = None, restarted: bool = False) -> None:
         old = svc.report
         restarts = old.restarts
         if restarted:
-            restarts = (*restarts, time.time())[-MAX_RESTART_HISTORY:]
-        svc.report = ServiceReport(state, old.gen if gen is None else gen, time.time(),
+            restarts = (*restarts, self.clock.time())[-MAX_RESTART_HISTORY:]
+        svc.report = ServiceReport(state, old.gen if gen is None else gen, self.clock.time(),
                                    old.error if error is None else error, restarts)
         if old.state != state:
             self.events.add("local_service", node=self.node, service=svc.definition.name,
@@ -116,7 +133,7 @@ class LocalServices:
 
     @property
     def busy(self) -> bool:
-        return any(s.task is not None and not s.task.done() for s in self.services.values())
+        return any(s.busy for s in self.services.values())
 
     # -- probing --------------------------------------------------------------------------------
     async def probe(self) -> None:
@@ -138,45 +155,27 @@ class LocalServices:
                             detail="found partly running: stopping it")
             await self._stop_resources(svc, "cleanup after probe")
 
-    # -- reconciling with the placement ------------------------------------------------------
-    def reconcile(self, placement: dict[str, Assignment] | None, my_id: int, quorate: bool,
-                  may_start: Callable[[str], bool]) -> None:
-        """Start what is assigned here (when safe), stop what is not."""
-        if not self.probed:
+    # -- carrying out the decisions --------------------------------------------------------------
+    def carry_out(self, action: ServiceAction) -> None:
+        """Begin one decided operation (the decision checked it is safe and due)."""
+        svc = self.services.get(action.service)
+        if svc is None or svc.busy:
+            log.warning("%s dropped: the service is unknown or busy", action)
             return
-        for name, svc in list(self.services.items()):
-            if (svc.task is not None and not svc.task.done()) or svc.removed:
-                continue
-            state = svc.report.state
-            if not quorate:
-                if state.active or state == LocalState.FAILED:
-                    self._run(svc, self._stop(svc, "quorum lost"))
-                continue
-            if name in self.frozen or placement is None:
-                continue
-            wanted = placement.get(name, Assignment())
-            self._follow(svc, wanted, my_id, may_start)
-
-    def _follow(self, svc: _Service, wanted: Assignment, my_id: int,
-                may_start: Callable[[str], bool]) -> None:
-        state, gen = svc.report.state, svc.report.gen
-        if wanted.node != my_id:
-            # Only a newer generation moves it away: a coordinator that has just taken
-            # over and does not know yet that it runs here must not stop it.
-            if state.active and state != LocalState.STOP_FAILED and wanted.gen > gen:
-                self._run(svc, self._stop(svc, "not assigned here"))
-            return
-        if state == LocalState.STARTED and gen == FOUND_RUNNING:
-            svc.report = replace(svc.report, gen=wanted.gen)
-            self._start_monitors(svc)
-            self.on_change()
-        elif state == LocalState.STOPPED or (state == LocalState.FAILED and gen < wanted.gen):
-            # A failed service waits for the coordinator's verdict (a new generation).
-            if may_start(svc.definition.name):
-                restarted = state == LocalState.FAILED
-                self._run(svc, self._start(svc, wanted.gen, restarted))
-        elif state == LocalState.STARTED and gen < wanted.gen:
-            self._run(svc, self._restart(svc, wanted.gen))
+        match action:
+            case Start(gen=gen):
+                self._run(svc, self._start(svc, gen))
+            case Recover(gen=gen):
+                self._run(svc, self._start(svc, gen, restarted=True))
+            case Restart(gen=gen):
+                self._run(svc, self._restart(svc, gen))
+            case Stop(reason=reason):
+                self._run(svc, self._stop(svc, reason))
+            case Adopt(gen=gen):
+                if svc.report.gen == FOUND_RUNNING:
+                    svc.report = replace(svc.report, gen=gen)
+                    self._start_monitors(svc)
+                    self.on_change()
 
     def _run(self, svc: _Service, coro: asyncio.Future[None] | object) -> None:
         svc.task = asyncio.get_running_loop().create_task(coro,  # type: ignore[arg-type]
@@ -192,7 +191,7 @@ class LocalServices:
     async def _start(self, svc: _Service, gen: int, restarted: bool = False) -> None:
         name = svc.definition.name
         self._set(svc, LocalState.STARTING, gen=gen, error="", restarted=restarted)
-        started = time.monotonic()
+        started = self.clock.monotonic()
         for index, (res, agent) in enumerate(svc.agents):
             result = await self._action("start", svc, res, agent)
             if not result.ok:
@@ -204,8 +203,8 @@ class LocalServices:
         self._set(svc, LocalState.STARTED)
         self.events.add("service_started", node=self.node, service=name,
                         detail=f"all resources started in "
-                               f"{(time.monotonic() - started) * 1000:.0f} ms",
-                        duration_ms=round((time.monotonic() - started) * 1000))
+                               f"{(self.clock.monotonic() - started) * 1000:.0f} ms",
+                        duration_ms=round((self.clock.monotonic() - started) * 1000))
         self._start_monitors(svc)
 
     async def _stop(self, svc: _Service, why: str) -> None:
@@ -222,7 +221,7 @@ class LocalServices:
         """Stop resources in reverse order; False (and STOP_FAILED) if any stop failed."""
         name = svc.definition.name
         self._set(svc, LocalState.STOPPING)
-        started = time.monotonic()
+        started = self.clock.monotonic()
         agents = svc.agents[:upto] if upto is not None else svc.agents
         failures = []
         for res, agent in reversed(agents):
@@ -234,9 +233,9 @@ class LocalServices:
             self.events.add("stop_failed", node=self.node, service=name,
                             detail="; ".join(failures))
             return False
+        took_ms = round((self.clock.monotonic() - started) * 1000)
         self.events.add("service_stopped", node=self.node, service=name,
-                        detail=f"{why}; stopped in {(time.monotonic() - started) * 1000:.0f} ms",
-                        duration_ms=round((time.monotonic() - started) * 1000))
+                        detail=f"{why}; stopped in {took_ms} ms", duration_ms=took_ms)
         return True
 
     async def _action(self, action: str, svc: _Service, res: ResourceDef,
@@ -276,7 +275,7 @@ class LocalServices:
             result = await timed("monitor", agent, res.timeouts.get("monitor"))
             if result.ok or svc.definition.name in self.frozen:
                 continue
-            if svc.task is not None and not svc.task.done():
+            if svc.busy:
                 continue
             error = f"monitor of {res.name} failed: {result.message or result.code.name}"
             self.events.add("monitor_failed", node=self.node, service=svc.definition.name,
@@ -292,7 +291,7 @@ class LocalServices:
     async def stop_all(self, why: str) -> None:
         """Stop every service here (clean shutdown); waits for running operations."""
         for svc in self.services.values():
-            if svc.task is not None and not svc.task.done():
+            if svc.busy and svc.task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await svc.task
         await asyncio.gather(*(self._stop(s, why) for s in self.services.values()

@@ -1,0 +1,74 @@
+"""What operators ask the daemon through its control socket: fence a node, acknowledge
+a manual fence, lift wait-for-all, act on a service, push a configuration.
+
+A fence is only requested here: it is decided like every other fence, in the next cycle
+(refused without quorum, for the local node, or for a node without fence levels)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tandem.daemon.services.requests import request_intent
+
+if TYPE_CHECKING:
+    from tandem.daemon.engine import Engine
+
+OPERATOR = 0  # the origin of an operator's fence request
+
+
+class Operator:
+    """The operator's API of one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def node_id(self, name: str) -> int:
+        for node_id, node_name in self.engine.ids.items():
+            if node_name == name:
+                return node_id
+        raise ValueError(f"unknown node {name!r} "
+                         f"(known: {', '.join(self.engine.ids.values())})")
+
+    async def fence(self, name: str) -> dict[str, Any]:
+        """Fence `name` now; waits for the outcome (ValueError if refused or failed)."""
+        engine = self.engine
+        node_id = self.node_id(name)
+        request = engine.fence_requests.add(node_id, OPERATOR, "requested by an operator")
+        outcome = engine.fence_requests.wait(request)
+        engine.wake.set()
+        result = await outcome
+        if result is None:
+            raise ValueError(f"fencing {name} failed (see tandem events)")
+        return {"node": name, "success": result.success, "message": result.message,
+                "duration_ms": result.duration_ms}
+
+    def fence_ack(self, name: str) -> str:
+        return self.engine.fencer.acknowledge(self.node_id(name))
+
+    def unblock(self) -> str:
+        """Operator override of wait-for-all."""
+        engine = self.engine
+        engine.cell.unblocked = True
+        engine.events.add("unblock", node=engine.local.name,
+                          detail="operator lifted wait-for-all")
+        engine.wake.set()
+        return "wait-for-all lifted on this node"
+
+    def service(self, service: str, action: str, node: str | None) -> str:
+        """Record an operator's service request as a new intent and tell every peer."""
+        engine = self.engine
+        svc = engine.config.service(service)  # KeyError names the known services
+        intent = request_intent(svc, action, node, origin=engine.local.id,
+                                intents=engine.store.intents,
+                                node_ids={n: i for i, n in engine.ids.items()},
+                                owner=engine.display.owner(service))
+        engine.store.set_intent(service, intent)
+        engine.local_services.frozen = engine.store.frozen
+        engine.pacing.mark()
+        engine.events.add("request", service=service, node=node,
+                          detail=f"{action}" + (f" to {node}" if node else ""))
+        engine.state_changed()
+        return f"{action} of {service} requested"
+
+    def push_config(self, text: str) -> dict[str, Any]:
+        return self.engine.messages.push_config(text)
