@@ -65,6 +65,7 @@ def _services(view: CellView, facts: ServiceFacts, config: ClusterConfig) -> lis
     after = service_view(view, facts, placement)
     actions.extend(reconcile(
         [s.name for s in config.services], local_report, facts.local,
-        my_id=view.local_id, quorate=view.quorate, placement=trusted, frozen=frozenset(n for n, i in intents.items() if i.frozen),
+        my_id=view.local_id, quorate=view.quorate, placement=trusted,
+        frozen=frozenset(n for n, i in intents.items() if i.frozen),
         may_start=lambda name: not blockers(after, name, exclude=view.local_id)))
     return actions
