@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from tandem.config.model import ClusterConfig, NetworkDef, NodeDef
 from tandem.daemon.diskquorum import DiskQuorum
-from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk.config import QdiskDef
 
 
 class ScriptedRunner:

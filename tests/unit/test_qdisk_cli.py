@@ -11,7 +11,7 @@ import pytest
 
 from tandem.cli import qdisk_cmd
 from tandem.quorum.qdisk import QuorumDisk
-from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk.config import QdiskDef
 
 
 def blank(tmp_path: Path, name: str = "qd.img", size: int = 1 << 20) -> str:

@@ -31,7 +31,7 @@ from tandem.config.model import (
 from tandem.config.reader import Section
 
 if TYPE_CHECKING:
-    from tandem.quorum.qdisk_config import QdiskDef
+    from tandem.quorum.qdisk.config import QdiskDef
 from tandem.config.services import check_services, read_services
 from tandem.config.validate import validate
 
@@ -206,7 +206,7 @@ def _read_fence_devices(sec: Section | None) -> tuple[FenceDeviceDef, ...]:
 def _read_qdisk(sec: Section | None) -> QdiskDef | None:
     if sec is None:
         return None
-    from tandem.quorum.qdisk_config import read_qdisk_section
+    from tandem.quorum.qdisk.config import read_qdisk_section
 
     return read_qdisk_section(sec)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from tandem.quorum.qdisk_config import QdiskDef
+    from tandem.quorum.qdisk.config import QdiskDef
 
 FenceType = Literal["ipmi", "external", "manual"]
 Recovery = Literal["restart", "relocate", "disable"]

@@ -113,7 +113,7 @@ def _init_quorum_disk(config: ClusterConfig, record: LabRecord) -> None:
             if disk.format != "none":
                 raise LabError(f"{config.source}: qdisk.device {config.qdisk.device} is a "
                                f"{disk.format} disk; a quorum disk needs format = \"none\"")
-            from tandem.quorum.qdisk_device import init_disk
+            from tandem.quorum.qdisk.device import init_disk
 
             init_disk(disk.loop, config.qdisk.label, cell=config.name)
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tandem.config.reader import Section
-from tandem.quorum.qdisk_format import LABEL_BYTES
-from tandem.quorum.qdisk_heuristics import Heuristic
+from tandem.quorum.qdisk.format import LABEL_BYTES
+from tandem.quorum.qdisk.heuristics import Heuristic
 
 # Fast enough that the master role has moved (tko intervals of silence, then a bid and
 # a claim: about tko + 2 intervals) before the default 1 s token declares a node lost.
