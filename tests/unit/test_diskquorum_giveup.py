@@ -58,7 +58,7 @@ def disk_view(alive: bool, holding: bool) -> SimpleNamespace:
 
 def test_a_lost_node_still_stopping_on_disk_is_waited_for_a_bounded_time() -> None:
     quorum, runner = disk()
-    quorum.config = replace(quorum.config, qdisk=QdiskDef("/dev/qd", stop_wait_ms=4000))
+    quorum.config = replace(quorum.config, sections=(QdiskDef("/dev/qd", stop_wait_ms=4000),))
     runner.view = disk_view(alive=True, holding=True)
     assert quorum.stopping(2, lost_for=0.5)
     assert not quorum.stopping(2, lost_for=4.0)  # the wait is over: fence it anyway

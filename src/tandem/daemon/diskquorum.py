@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from tandem.config import ClusterConfig, NodeDef
-from tandem.quorum.qdisk import QdiskView, QuorumDisk
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
 
 
 class DiskQuorum:
@@ -15,9 +16,15 @@ class DiskQuorum:
 
     def __init__(self, config: ClusterConfig, local: NodeDef) -> None:
         self.config = config
-        self.runner = (QuorumDisk(config.qdisk, local.id, node_name=local.name,
-                                  cell=config.name) if config.qdisk is not None else None)
+        qdisk = config.section(QdiskDef)
+        self.runner = (QuorumDisk(qdisk, local.id, node_name=local.name,
+                                  cell=config.name) if qdisk is not None else None)
         self._passed = False
+
+    @property
+    def qdisk(self) -> QdiskDef | None:
+        """The configuration's [qdisk] section."""
+        return self.config.section(QdiskDef)
 
     def start(self) -> None:
         if self.runner is not None:
@@ -32,7 +39,7 @@ class DiskQuorum:
 
     @property
     def configured_votes(self) -> int:
-        return self.config.qdisk.votes if self.config.qdisk is not None else 0
+        return self.qdisk.votes if self.qdisk is not None else 0
 
     def owned_by(self, members: frozenset[int]) -> bool:
         """Do the disk's votes belong to the partition made of `members`?"""
@@ -49,7 +56,7 @@ class DiskQuorum:
         still holding services: it lost quorum too and is stopping them, so fencing it
         waits (at most qdisk.stop_wait_ms) and the services do not move while it still
         runs them. A node dead on disk, or one that has stopped, is fenced at once."""
-        qdisk = self.config.qdisk
+        qdisk = self.qdisk
         if qdisk is None or lost_for >= qdisk.stop_wait_s:
             return False
         view = self.view()
@@ -78,13 +85,13 @@ class DiskQuorum:
 
     def status(self, names: dict[int, str]) -> dict[str, Any] | None:
         view = self.view()
-        if view is None or self.config.qdisk is None:
+        if view is None or self.qdisk is None:
             return None
         return {
-            "device": self.config.qdisk.device, "label": self.config.qdisk.label,
+            "device": self.qdisk.device, "label": self.qdisk.label,
             "online": view.available, "state": view.state, "error": view.error,
             "master": names.get(view.master) if view.master is not None else None,
-            "votes": view.votes, "configured_votes": self.config.qdisk.votes,
+            "votes": view.votes, "configured_votes": self.qdisk.votes,
             "my_score": view.my_score, "max_score": view.max_score,
             "score_ok": view.score_ok,
             "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,

@@ -38,6 +38,7 @@ from tandem.manager.decide import NodeFacts, NodeView, coordinator_of, decide_fe
 from tandem.membership.detector import FailureDetector, MembershipView, RingState
 from tandem.membership.heartbeat import HeartbeatPayload
 from tandem.membership.ledger import Ledger, NodeState, Transition
+from tandem.quorum.qdisk.config import QdiskDef
 from tandem.quorum.votes import QuorumInputs, QuorumState, compute_quorum
 from tandem.wire import (
     BadPayload,
@@ -308,7 +309,7 @@ class Engine:
             if isinstance(action, Fence):
                 self.fencer.start(action.node_id, action.reason)
         fences, changed = self.svc.round(self.membership(view, now))
-        if self.config.qdisk is not None:  # (no need to scan the services otherwise)
+        if self.config.section(QdiskDef) is not None:  # (else no need to scan the services)
             self.disk.set_holding(self.svc.local.holding)
         for fence in fences:
             self._fence_for_service(fence)
@@ -327,9 +328,10 @@ class Engine:
                             detail="alive on the quorum disk, stopping its services: "
                                    "fenced once they are stopped")
         self._disk_stops = waiting
-        if waiting and self.config.qdisk is not None and not self._disk_recheck:
+        qdisk = self.config.section(QdiskDef)
+        if waiting and qdisk is not None and not self._disk_recheck:
             self._disk_recheck = True  # one timer at a time, however often we tick
-            asyncio.get_running_loop().call_later(self.config.qdisk.interval_s,
+            asyncio.get_running_loop().call_later(qdisk.interval_s,
                                                   self._recheck_disk)
 
     def _recheck_disk(self) -> None:
