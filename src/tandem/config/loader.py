@@ -123,16 +123,7 @@ def _read_networks(sec: Section | None) -> tuple[NetworkDef, ...]:
 
 def _read_node(sec: Section) -> NodeDef:
     sec.only("name", "id", "votes", "networks", "bmc", "fence")
-    interfaces = []
-    nets = sec.table("networks")
-    if nets is not None:
-        for net_name, itf in nets.named_tables():
-            itf.only("interface", "address")
-            interfaces.append(NodeInterface(
-                network=net_name,
-                interface=itf.req_string("interface", pattern=IFNAME_RE),
-                address=itf.interface_address("address"),
-            ))
+    interfaces = read_interfaces(sec.table("networks"))
     levels = []
     for level in sec.tables("fence"):
         level.only("devices", "delay_ms")
@@ -145,13 +136,28 @@ def _read_node(sec: Section) -> NodeDef:
         name=sec.req_string("name", pattern=NAME_RE),
         id=sec.req_integer("id", minimum=1, maximum=255),
         votes=sec.integer("votes", 1, minimum=0, maximum=255),
-        interfaces=tuple(interfaces),
-        bmc=_read_bmc(sec.table("bmc")),
+        interfaces=interfaces,
+        bmc=read_bmc(sec.table("bmc")),
         fence=tuple(levels),
     )
 
 
-def _read_bmc(sec: Section | None) -> BmcDef | None:
+def read_interfaces(nets: Section | None) -> tuple[NodeInterface, ...]:
+    """A node's `networks` table (network -> { interface, address }); the inventory
+    describes nodes in the same shapes."""
+    interfaces = []
+    for net_name, itf in nets.named_tables() if nets is not None else ():
+        itf.only("interface", "address")
+        interfaces.append(NodeInterface(
+            network=net_name,
+            interface=itf.req_string("interface", pattern=IFNAME_RE),
+            address=itf.interface_address("address"),
+        ))
+    return tuple(interfaces)
+
+
+def read_bmc(sec: Section | None) -> BmcDef | None:
+    """A node's `bmc` table, if it has one."""
     if sec is None:
         return None
     sec.only("address", "port", "user", "password", "password_file")

@@ -3,14 +3,7 @@ management-node pair, generated from the /etc/HA files and a small inventory of 
 two nodes, with a plain-language account of every part.
 
 The cluster database that should describe the nodes does not exist yet, so their
-addresses and BMCs come from an inventory file (TOML, same shapes as the cell
-configuration):
-
-    heartbeat = ["admin", "backbone"]        # optional: ring 0 first
-    [[nodes]]
-    name = "ns0"
-    networks.admin = { interface = "eth0", address = "10.1.0.1/16" }
-    bmc = { address = "10.2.0.1", user = "admin", password_file = "/etc/tandem/bmc.pw" }
+addresses and BMCs come from the small TOML inventory of tandem.inventory.tomlfile.
 
 What is generated: both nodes (the first alphabetically is the primary: preferred for
 the service and the survivor of a fence race), every network of the nodes (heartbeat
@@ -23,19 +16,18 @@ on an interface both nodes have, the lists exist) and to explain what HA_NSM wil
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
 import re
-import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tandem.config import ClusterConfig, ConfigError, load_config, parse_config
 from tandem.config.model import DEFAULT_IPMI_PORT, BmcDef, NodeInterface, TimingDef
-from tandem.config.reader import Section
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.datafile import Entry, absolute_path, parse_file
 from tandem.hpc.mgmt.errors import DataError, UsageProblem
@@ -45,90 +37,31 @@ from tandem.hpc.mgmt.hamount import DATA_FILE as MNTTAB_FILE
 from tandem.hpc.mgmt.hamount import SharedFs, mnttab_line
 from tandem.hpc.mgmt.nodes import DATA_FILE as ADMINNODES_FILE
 from tandem.hpc.mgmt.nodes import node_set
+from tandem.inventory import tomlfile
+from tandem.inventory.tomlfile import Inventory, InventoryError, InventoryNode
 
 INVENTORY_FILE = "inventory.toml"
 SERVICE = "HA_NSM"
 RESOURCE = "haservices"
-NODE_NAME_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
-IFNAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,14}"
 ACTION_TIMEOUT_S = 300.0  # the haservices agent's default start/stop timeout
 PER_COMMAND_S = 60.0  # longer lists get this much per command instead
 _BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # -- inputs -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InventoryNode:
-    """What the inventory says about one node."""
-
-    name: str
-    interfaces: tuple[NodeInterface, ...]
-    bmc: BmcDef | None
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """The nodes known before the cluster database exists."""
-
-    source: str
-    nodes: dict[str, InventoryNode]
-    heartbeat: tuple[str, ...] = ()
-
-    def node(self, name: str) -> InventoryNode:
-        try:
-            return self.nodes[name]
-        except KeyError:
-            known = ", ".join(self.nodes) or "none"
-            raise DataError(f"{self.source}: no node {name!r} in the inventory "
-                            f"(it has: {known})") from None
+@contextlib.contextmanager
+def _inventory_problems() -> Iterator[None]:
+    """The inventory's failures as the toolkit's bad-input error (one line, status 2)."""
+    try:
+        yield
+    except InventoryError as exc:
+        raise DataError(str(exc)) from None
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Read the inventory file; DataError naming the file, key and problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: inventory file is missing (give --inventory FILE)") \
-            from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        top = Section(data, str(path))
-        top.only("heartbeat", "nodes")
-        nodes = [_inventory_node(sec) for sec in top.tables("nodes")]
-        heartbeat = tuple(top.strings("heartbeat"))
-    except ConfigError as exc:
-        raise DataError(str(exc)) from None
-    found: dict[str, InventoryNode] = {}
-    for node in nodes:
-        if node.name in found:
-            raise DataError(f"{path}: node {node.name!r} is listed twice")
-        found[node.name] = node
-    return Inventory(str(path), found, heartbeat)
-
-
-def _inventory_node(sec: Section) -> InventoryNode:
-    sec.only("name", "networks", "bmc")
-    interfaces = []
-    nets = sec.table("networks")
-    for network, itf in nets.named_tables() if nets else ():
-        itf.only("interface", "address")
-        interfaces.append(NodeInterface(network, itf.req_string("interface", pattern=IFNAME_RE),
-                                        itf.interface_address("address")))
-    bmc = None
-    bmc_sec = sec.table("bmc")
-    if bmc_sec is not None:
-        bmc_sec.only("address", "port", "user", "password", "password_file")
-        bmc = BmcDef(address=bmc_sec.ip_address("address"),
-                     port=bmc_sec.integer("port", DEFAULT_IPMI_PORT, minimum=1, maximum=65535),
-                     user=bmc_sec.string("user", "admin") or "admin",
-                     password=bmc_sec.string("password"),
-                     password_file=bmc_sec.string("password_file"))
-        if bmc.password is None and bmc.password_file is None:
-            raise bmc_sec.fail(None, "needs either password or password_file")
-    return InventoryNode(sec.req_string("name", pattern=NODE_NAME_RE), tuple(interfaces), bmc)
+    """The inventory file (tandem.inventory.tomlfile); DataError naming the problem."""
+    with _inventory_problems():
+        return tomlfile.load_inventory(path)
 
 
 @dataclass(frozen=True)
@@ -236,7 +169,8 @@ def generate(inventory: Inventory, nodes: tuple[str, str], files: HaFiles, choic
              *, output: Path | None = None) -> Generated:
     """The configuration of the pair `nodes` (primary first); DataError when the inputs
     do not fit together."""
-    primary, secondary = (inventory.node(n) for n in nodes)
+    with _inventory_problems():
+        primary, secondary = (inventory.node(n) for n in nodes)
     plan = _Plan()
     version, why = ((choices.config_version, "as given")
                     if choices.config_version is not None else next_version(output))
