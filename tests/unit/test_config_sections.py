@@ -17,6 +17,7 @@ from tandem.config import ClusterConfig, ConfigError, parse_config
 from tandem.config import sections as registry
 from tandem.config.reader import Section
 from tandem.config.sections import SectionKind, section_kind
+from tandem.config.writer import config_text
 from tandem.quorum.qdisk.config import QdiskDef
 
 SRC = Path(__file__).parents[2] / "src" / "tandem"
@@ -63,6 +64,13 @@ def test_a_registered_section_is_read_into_its_model(batch_domain: None) -> None
     assert config.section(BatchDef) == BatchDef("slurm", ("node2",))
     assert config.section(QdiskDef) is None
     assert config.two_node  # a section without votes leaves two-node mode as it was
+
+
+def test_a_registered_section_is_written_back_by_its_domain(batch_domain: None) -> None:
+    config = parse_config(cell_config("b", extra=BATCH), "b.toml")
+    text = config_text(config)
+    assert '[batch]\nsystem = "slurm"\ncontrollers = ["node2"]\n' in text
+    assert parse_config(text, "b.toml") == config
 
 
 def test_a_registered_section_is_checked_against_the_cell(batch_domain: None) -> None:
