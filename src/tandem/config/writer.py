@@ -37,7 +37,8 @@ from tandem.config.model import (
 )
 from tandem.config.sections import written_sections
 
-Pairs = Iterable[tuple[str, Any]]
+Key = str | tuple[str, ...]  # a tuple is a dotted key: ("networks", "admin")
+Pairs = Iterable[tuple[Key, Any]]
 _SIZE_UNITS = (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10))
 
 
@@ -100,17 +101,18 @@ class _Writer:
             raise ValueError(f"notes for paths that were not written: {', '.join(unused)}")
 
     def table(self, path: str, pairs: Pairs) -> Table:
-        """A table of inline values (a dotted key `a.b` is written as such)."""
+        """A table of inline values."""
         table = tomlkit.table()
         note = self._note(path)
         if note is not None:
             table.add(tomlkit.comment(note))
         for key, value in pairs:
             item = _item(value)
-            note = self._note(f"{path}.{key}")
+            parts = key if isinstance(key, tuple) else (key,)
+            note = self._note(".".join((path, *parts)))
             if note is not None:
                 item.comment(note)
-            table.add(tomlkit.key(key.split(".")) if "." in key else key, item)
+            table.add(tomlkit.key(list(parts)) if len(parts) > 1 else parts[0], item)
         return table
 
     def named(self, path: str, tables: Iterable[tuple[str, Pairs]]) -> Table:
@@ -204,10 +206,10 @@ def _fence_device(device: FenceDeviceDef) -> list[tuple[str, Any]]:
                             "delay_ms", "timeout_s")
 
 
-def _node(node: NodeDef) -> list[tuple[str, Any]]:
-    pairs: list[tuple[str, Any]] = [("name", node.name), ("id", node.id),
+def _node(node: NodeDef) -> list[tuple[Key, Any]]:
+    pairs: list[tuple[Key, Any]] = [("name", node.name), ("id", node.id),
                                     *_changed(node, "votes")]
-    pairs += [(f"networks.{itf.network}", {"interface": itf.interface,
+    pairs += [(("networks", itf.network), {"interface": itf.interface,
                                            "address": str(itf.address)})
               for itf in node.interfaces]
     if node.bmc is not None:
