@@ -19,9 +19,9 @@ import pytest
 
 from labkit import wait_for
 from tandem.lab.disks import loops_backed_by
-from tandem.quorum.qdisk import QuorumDisk
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_device import QdiskDevice, init_disk
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.device import QdiskDevice, init_disk
+from tandem.quorum.qdisk.runner import QuorumDisk
 
 pytestmark = pytest.mark.lab
 T = TypeVar("T")

@@ -40,8 +40,8 @@ from tandem.fencing.base import FenceAuthError, FenceDevice, FenceTarget, PowerS
 from tandem.manager.actions import Fence
 from tandem.manager.model import LocalState
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatStats
-from tandem.quorum.qdisk import DiskNode, QdiskView
-from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.runner import DiskNode, QdiskView
 from tandem.resources.registry import get_agent
 from tandem.wire import Message, MsgType
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from labkit import cell_config
 from tandem.config import ConfigError, load_config, parse_config
 from tandem.config.reader import Section
+from tandem.quorum.qdisk.config import QdiskDef
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -178,7 +179,8 @@ def test_mutated_configs_never_crash(path: tuple[Any, ...], value: Any, delete: 
 def test_quorum_disk_section() -> None:
     disk = '[qdisk]\ndevice = "/dev/tandem/qd"\nlabel = "q"\ninterval_ms = 100\ntko = 5\n'
     config = parse_config(cell_config("q", extra=disk))
-    assert config.qdisk is not None and config.qdisk.tko_s == 0.5
+    qdisk = config.section(QdiskDef)
+    assert qdisk is not None and qdisk.tko_s == 0.5
     assert not config.two_node and config.total_votes == 3  # two nodes + the disk
     forced = cell_config("q", extra=disk).replace('name = "q"\n', 'name = "q"\ntwo_node = true\n',
                                                   1)
@@ -190,4 +192,5 @@ def test_quorum_disk_section() -> None:
     with pytest.raises(ConfigError, match=r"q.toml: qdisk.tko: interval_ms x tko = 1000 ms "
                                           r"exceeds the token \(600 ms\)"):
         parse_config(cell_config("q", extra=slow), "q.toml")
-    assert parse_config(cell_config("q", extra='[qdisk]\ndevice = "/dev/tandem/qd"\n')).qdisk
+    bare = parse_config(cell_config("q", extra='[qdisk]\ndevice = "/dev/tandem/qd"\n'))
+    assert bare.section(QdiskDef) == QdiskDef("/dev/tandem/qd")

@@ -12,9 +12,9 @@ import pytest
 
 from tandem.config.model import ClusterConfig, NetworkDef, NodeDef
 from tandem.daemon.diskquorum import DiskQuorum
-from tandem.quorum.qdisk import DiskNode, QdiskView
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_heuristics import Heuristic
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.heuristics import Heuristic
+from tandem.quorum.qdisk.runner import DiskNode, QdiskView
 
 
 class ScriptedRunner:
@@ -45,7 +45,7 @@ class ScriptedRunner:
 QDISK = QdiskDef("/dev/qd", label="qd", stop_wait_ms=4000)
 NODE = NodeDef("n1", 1)
 CONFIG = ClusterConfig(name="c", key_file="/k", networks=(NetworkDef("a", 0),),
-                       nodes=(NODE, NodeDef("n2", 2)), qdisk=QDISK)
+                       nodes=(NODE, NodeDef("n2", 2)), sections=(QDISK,))
 
 
 def disk() -> tuple[DiskQuorum, ScriptedRunner]:
@@ -118,22 +118,22 @@ RESTART = [("device", "/dev/other"), ("label", "other")]
 @pytest.mark.parametrize(("key", "value"), LIVE, ids=[k for k, _ in LIVE])
 def test_a_reload_applies_each_live_qdisk_key(key: str, value: object) -> None:
     quorum, runner = disk()
-    new = replace(CONFIG, qdisk=replace(QDISK, **{key: value}))
+    new = replace(CONFIG, sections=(replace(QDISK, **{key: value}),))
     assert quorum.refusal(new) == ""
     quorum.reconfigure(new)
     assert getattr(runner.config, key) == value  # the disk thread has it
-    assert quorum.config.qdisk is not None and getattr(quorum.config.qdisk, key) == value
+    assert quorum.qdisk is not None and getattr(quorum.qdisk, key) == value
 
 
 @pytest.mark.parametrize(("key", "value"), RESTART, ids=[k for k, _ in RESTART])
 def test_a_reload_refuses_a_new_disk_naming_the_key(key: str, value: object) -> None:
     quorum, _ = disk()
-    refusal = quorum.refusal(replace(CONFIG, qdisk=replace(QDISK, **{key: value})))
+    refusal = quorum.refusal(replace(CONFIG, sections=(replace(QDISK, **{key: value}),)))
     assert refusal.startswith(f"qdisk.{key}:") and "restart" in refusal
 
 
 def test_a_reload_refuses_adding_or_removing_the_disk() -> None:
     quorum, _ = disk()
-    assert quorum.refusal(replace(CONFIG, qdisk=None)).startswith("qdisk:")
-    without = DiskQuorum(replace(CONFIG, qdisk=None), NODE)
+    assert quorum.refusal(replace(CONFIG, sections=())).startswith("qdisk:")
+    without = DiskQuorum(replace(CONFIG, sections=()), NODE)
     assert without.refusal(CONFIG).startswith("qdisk:")

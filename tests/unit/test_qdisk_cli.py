@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tandem.cli import qdisk_cmd
-from tandem.quorum.qdisk import QuorumDisk
-from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.runner import QuorumDisk
 
 
 def blank(tmp_path: Path, name: str = "qd.img", size: int = 1 << 20) -> str:

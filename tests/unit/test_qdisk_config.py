@@ -8,8 +8,8 @@ import pytest
 
 from tandem.config import ConfigError
 from tandem.config.reader import Section
-from tandem.quorum.qdisk_config import QdiskDef, read_qdisk_section
-from tandem.quorum.qdisk_heuristics import Heuristic
+from tandem.quorum.qdisk.config import QdiskDef, read_qdisk_section
+from tandem.quorum.qdisk.heuristics import Heuristic
 
 
 def qdisk(text: str) -> QdiskDef:

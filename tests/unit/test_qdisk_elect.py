@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_elect import (
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.elect import (
     Me,
     PeerView,
     elect,
@@ -19,9 +19,9 @@ from tandem.quorum.qdisk_elect import (
     peer_view,
     settled_state,
 )
-from tandem.quorum.qdisk_format import Role, Slot, SlotRecord, SlotState
-from tandem.quorum.qdisk_heuristics import Score
-from tandem.quorum.qdisk_protocol import DiskProtocol
+from tandem.quorum.qdisk.format import Role, Slot, SlotRecord, SlotState
+from tandem.quorum.qdisk.heuristics import Score
+from tandem.quorum.qdisk.protocol import DiskProtocol
 
 UUID = bytes(range(16))
 TKO_S = 10.0

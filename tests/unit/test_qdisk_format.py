@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tandem.quorum.qdisk_device import QdiskDevice, init_disk
-from tandem.quorum.qdisk_format import (
+from tandem.quorum.qdisk.device import QdiskDevice, init_disk
+from tandem.quorum.qdisk.format import (
     BLOCK_SIZE,
     MAX_NODES,
     Header,

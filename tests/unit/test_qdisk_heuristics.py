@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tandem.quorum.qdisk_heuristics import (
+from tandem.quorum.qdisk.heuristics import (
     Heuristic,
     HeuristicResult,
     HeuristicsRunner,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tandem.quorum.qdisk import QdiskView, QuorumDisk
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_device import init_disk
-from tandem.quorum.qdisk_format import QdiskError
-from tandem.quorum.qdisk_heuristics import Heuristic
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.device import init_disk
+from tandem.quorum.qdisk.format import QdiskError
+from tandem.quorum.qdisk.heuristics import Heuristic
+from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
 
 INTERVAL_MS = 100
 TKO = 6  # dead on disk after 0.6 s; a view is valid for 0.3 s

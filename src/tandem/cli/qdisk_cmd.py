@@ -24,18 +24,18 @@ from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, table
 from tandem.config import ConfigError
 from tandem.config.reader import Section
-from tandem.quorum.qdisk import QdiskView, QuorumDisk
-from tandem.quorum.qdisk_config import (
+from tandem.quorum.qdisk.config import (
     DEFAULT_HEURISTIC_INTERVAL_MS,
     DEFAULT_HEURISTIC_TIMEOUT_MS,
     MIN_TKO,
     QdiskDef,
     read_qdisk_section,
 )
-from tandem.quorum.qdisk_device import QdiskDevice, init_disk
-from tandem.quorum.qdisk_format import MAX_NODES, QdiskError
-from tandem.quorum.qdisk_heuristics import Heuristic
-from tandem.quorum.qdisk_report import disk_report
+from tandem.quorum.qdisk.device import QdiskDevice, init_disk
+from tandem.quorum.qdisk.format import MAX_NODES, QdiskError
+from tandem.quorum.qdisk.heuristics import Heuristic
+from tandem.quorum.qdisk.report import disk_report
+from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
 
 DEFAULT_CONFIG = "/etc/tandem/cluster.toml"
 EXIT_ERROR = 1

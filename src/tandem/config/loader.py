@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tandem.config.errors import ConfigError
 from tandem.config.model import (
@@ -29,16 +28,14 @@ from tandem.config.model import (
     TimingDef,
 )
 from tandem.config.reader import Section
-
-if TYPE_CHECKING:
-    from tandem.quorum.qdisk_config import QdiskDef
+from tandem.config.sections import SECTION_MODULES, adds_votes, read_sections
 from tandem.config.services import check_services, read_services
 from tandem.config.validate import validate
 
 NAME_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 IFNAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,14}"
-TOP_LEVEL = ("cluster", "timing", "networks", "nodes", "fence_devices", "services", "qdisk",
-             "lab")
+# The engine's own sections; the domains' come from tandem.config.sections.
+TOP_LEVEL = ("cluster", "timing", "networks", "nodes", "fence_devices", "services", "lab")
 
 
 def load_config(path: str | Path) -> ClusterConfig:
@@ -58,7 +55,7 @@ def parse_config(text: str, file: str = "<string>") -> ClusterConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(file, "", f"not valid TOML: {exc}") from None
     top = Section(data, file)
-    top.only(*TOP_LEVEL)
+    top.only(*TOP_LEVEL, *SECTION_MODULES)
     config = _read_cluster(top, file)
     validate(config)
     if config.services:
@@ -74,9 +71,9 @@ def _read_cluster(top: Section, file: str) -> ClusterConfig:
     nodes = tuple(_read_node(s) for s in top.tables("nodes"))
     if not nodes:
         raise top.fail("nodes", "at least one [[nodes]] entry is required")
-    qdisk = _read_qdisk(top.table("qdisk"))
+    sections = read_sections(top)
     # Two nodes without a quorum disk: one alone is quorate (fencing settles the race).
-    two_node = cluster.boolean("two_node", len(nodes) == 2 and qdisk is None)
+    two_node = cluster.boolean("two_node", len(nodes) == 2 and not adds_votes(sections))
     return ClusterConfig(
         name=cluster.req_string("name", pattern=NAME_RE),
         key_file=cluster.req_string("key_file"),
@@ -91,7 +88,7 @@ def _read_cluster(top: Section, file: str) -> ClusterConfig:
         nodes=nodes,
         fence_devices=_read_fence_devices(top.table("fence_devices")),
         services=read_services(top),
-        qdisk=qdisk,
+        sections=sections,
         lab=_read_lab(top.table("lab")),
     )
 
@@ -126,16 +123,7 @@ def _read_networks(sec: Section | None) -> tuple[NetworkDef, ...]:
 
 def _read_node(sec: Section) -> NodeDef:
     sec.only("name", "id", "votes", "networks", "bmc", "fence")
-    interfaces = []
-    nets = sec.table("networks")
-    if nets is not None:
-        for net_name, itf in nets.named_tables():
-            itf.only("interface", "address")
-            interfaces.append(NodeInterface(
-                network=net_name,
-                interface=itf.req_string("interface", pattern=IFNAME_RE),
-                address=itf.interface_address("address"),
-            ))
+    interfaces = read_interfaces(sec.table("networks"))
     levels = []
     for level in sec.tables("fence"):
         level.only("devices", "delay_ms")
@@ -148,13 +136,28 @@ def _read_node(sec: Section) -> NodeDef:
         name=sec.req_string("name", pattern=NAME_RE),
         id=sec.req_integer("id", minimum=1, maximum=255),
         votes=sec.integer("votes", 1, minimum=0, maximum=255),
-        interfaces=tuple(interfaces),
-        bmc=_read_bmc(sec.table("bmc")),
+        interfaces=interfaces,
+        bmc=read_bmc(sec.table("bmc")),
         fence=tuple(levels),
     )
 
 
-def _read_bmc(sec: Section | None) -> BmcDef | None:
+def read_interfaces(nets: Section | None) -> tuple[NodeInterface, ...]:
+    """A node's `networks` table (network -> { interface, address }); the inventory
+    describes nodes in the same shapes."""
+    interfaces = []
+    for net_name, itf in nets.named_tables() if nets is not None else ():
+        itf.only("interface", "address")
+        interfaces.append(NodeInterface(
+            network=net_name,
+            interface=itf.req_string("interface", pattern=IFNAME_RE),
+            address=itf.interface_address("address"),
+        ))
+    return tuple(interfaces)
+
+
+def read_bmc(sec: Section | None) -> BmcDef | None:
+    """A node's `bmc` table, if it has one."""
     if sec is None:
         return None
     sec.only("address", "port", "user", "password", "password_file")
@@ -201,14 +204,6 @@ def _read_fence_devices(sec: Section | None) -> tuple[FenceDeviceDef, ...]:
             timeout_s=dev.number("timeout_s", 20.0, minimum=0.1),
         ))
     return tuple(devices)
-
-
-def _read_qdisk(sec: Section | None) -> QdiskDef | None:
-    if sec is None:
-        return None
-    from tandem.quorum.qdisk_config import read_qdisk_section
-
-    return read_qdisk_section(sec)
 
 
 def _read_lab(sec: Section | None) -> LabDef | None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeVar
 
-if TYPE_CHECKING:
-    from tandem.quorum.qdisk_config import QdiskDef
+from tandem.config.sections import section_votes
+
+M = TypeVar("M")
 
 FenceType = Literal["ipmi", "external", "manual"]
 Recovery = Literal["restart", "relocate", "disable"]
@@ -178,7 +179,11 @@ class ServiceDef:
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """A whole cell definition, validated."""
+    """A whole cell definition, validated.
+
+    `sections` holds the models of the domains' own sections (tandem.config.sections),
+    ordered by section name; `section(Model)` finds one by its type.
+    """
 
     name: str
     key_file: str
@@ -193,8 +198,15 @@ class ClusterConfig:
     nodes: tuple[NodeDef, ...] = ()
     fence_devices: tuple[FenceDeviceDef, ...] = ()
     services: tuple[ServiceDef, ...] = ()
-    qdisk: QdiskDef | None = None
+    sections: tuple[object, ...] = ()
     lab: LabDef | None = None
+
+    def section(self, model: type[M]) -> M | None:
+        """The domain section whose model is `model` (None when the file has none)."""
+        for item in self.sections:
+            if isinstance(item, model):
+                return item
+        return None
 
     def node(self, name: str) -> NodeDef:
         """The node called `name`; KeyError with the known names otherwise."""
@@ -236,5 +248,5 @@ class ClusterConfig:
     def total_votes(self) -> int:
         """Votes that the configuration expects when every member (and the quorum disk,
         if any) is present."""
-        disk = self.qdisk.votes if self.qdisk is not None else 0
-        return self.expected_votes or sum(n.votes for n in self.nodes) + disk
+        return self.expected_votes or (sum(n.votes for n in self.nodes)
+                                       + section_votes(self.sections))

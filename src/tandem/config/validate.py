@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from tandem.config.errors import ConfigError
 from tandem.config.model import ClusterConfig, NodeDef
+from tandem.config.sections import check_sections
 
 
 def validate(config: ClusterConfig) -> None:
@@ -100,21 +101,7 @@ def _check_fencing(config: ClusterConfig, fail: _Failer) -> None:
 
 
 def _check_quorum(config: ClusterConfig, fail: _Failer) -> None:
-    if config.qdisk is not None:
-        if config.two_node:
-            raise fail("cluster.two_node", "a quorum disk replaces two-node mode: set "
-                                           "two_node = false (expected votes: nodes + disk)")
-        disk_s = config.qdisk.tko_s
-        if disk_s * 1000 > config.timing.token_ms:
-            raise fail("qdisk.tko", f"interval_ms x tko = {disk_s * 1000:.0f} ms exceeds the "
-                                    f"token ({config.timing.token_ms} ms): when the disk's "
-                                    f"master fails, the survivor would be inquorate (and stop "
-                                    f"its services) until the disk declares it dead; lower "
-                                    f"qdisk.interval_ms or qdisk.tko, or raise timing.token_ms")
-        too_high = [n.id for n in config.nodes if n.id > 16]
-        if too_high:
-            raise fail("qdisk", f"a quorum disk has slots for node ids 1..16; "
-                                f"ids {too_high} do not fit")
+    check_sections(config)  # a quorum disk's own checks come before the votes' ones
     if config.two_node:
         if len(config.nodes) != 2:
             raise fail("cluster.two_node", f"two_node needs exactly 2 nodes, "

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from tandem.config import ClusterConfig, NodeDef
 from tandem.daemon.cellstate import DiskStanding
-from tandem.quorum.qdisk import QdiskView, QuorumDisk
-from tandem.quorum.qdisk_config import QdiskDef
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
 
 
 class DiskRunner(Protocol):
@@ -44,9 +44,14 @@ class DiskQuorum:
     def __init__(self, config: ClusterConfig, local: NodeDef,
                  factory: DiskFactory = real_disk) -> None:
         self.config = config
-        self.runner = (factory(config.qdisk, local, config.name)
-                       if config.qdisk is not None else None)
+        qdisk = config.section(QdiskDef)
+        self.runner = factory(qdisk, local, config.name) if qdisk is not None else None
         self._passed = False  # heuristics passed at least once since start
+
+    @property
+    def qdisk(self) -> QdiskDef | None:
+        """The configuration's [qdisk] section (None: the cell has no quorum disk)."""
+        return self.config.section(QdiskDef)
 
     def start(self) -> None:
         if self.runner is not None:
@@ -58,7 +63,7 @@ class DiskQuorum:
 
     def refusal(self, config: ClusterConfig) -> str:
         """Why `config` cannot be applied while running (empty if it can)."""
-        old, new = self.config.qdisk, config.qdisk
+        old, new = self.qdisk, config.section(QdiskDef)
         if (old is None) != (new is None):
             return "qdisk: adding or removing the quorum disk needs a restart of tandemd"
         if old is not None and new is not None:
@@ -71,8 +76,8 @@ class DiskQuorum:
         """Apply a configuration `refusal()` accepted (the disk cycle, votes,
         heuristics and stop wait take effect at once)."""
         self.config = config
-        if self.runner is not None and config.qdisk is not None:
-            self.runner.reconfigure(config.qdisk)
+        if self.runner is not None and self.qdisk is not None:
+            self.runner.reconfigure(self.qdisk)
 
     def view(self) -> QdiskView | None:
         return self.runner.snapshot() if self.runner is not None else None
@@ -81,13 +86,13 @@ class DiskQuorum:
         """One look at the disk for this cycle: its votes, whether our partition owns
         them, and whether this node gave up its vote (and, after having passed, its
         services: then peers fence it)."""
-        view = self.view()
-        if view is None or self.config.qdisk is None:
+        view, qdisk = self.view(), self.qdisk
+        if view is None or qdisk is None:
             return DiskStanding()
         if view.score_ok:
             self._passed = True
         owned = view.available and view.votes > 0 and view.master in members
-        return DiskStanding(votes=self.config.qdisk.votes, owned=owned,
+        return DiskStanding(votes=qdisk.votes, owned=owned,
                             withdrawn=not view.score_ok,
                             gave_up=not view.score_ok and self._passed)
 
@@ -101,7 +106,7 @@ class DiskQuorum:
         still holding services: it lost quorum too and is stopping them, so fencing it
         waits (at most qdisk.stop_wait_ms) and the services do not move while it still
         runs them. A node dead on disk, or one that has stopped, is fenced at once."""
-        qdisk = self.config.qdisk
+        qdisk = self.qdisk
         if qdisk is None or lost_for >= qdisk.stop_wait_s:
             return False
         view = self.view()
@@ -109,14 +114,14 @@ class DiskQuorum:
         return disk is not None and disk.alive and disk.holding
 
     def status(self, names: dict[int, str]) -> dict[str, Any] | None:
-        view = self.view()
-        if view is None or self.config.qdisk is None:
+        view, qdisk = self.view(), self.qdisk
+        if view is None or qdisk is None:
             return None
         return {
-            "device": self.config.qdisk.device, "label": self.config.qdisk.label,
+            "device": qdisk.device, "label": qdisk.label,
             "online": view.available, "state": view.state, "error": view.error,
             "master": names.get(view.master) if view.master is not None else None,
-            "votes": view.votes, "configured_votes": self.config.qdisk.votes,
+            "votes": view.votes, "configured_votes": qdisk.votes,
             "my_score": view.my_score, "max_score": view.max_score,
             "score_ok": view.score_ok,
             "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,

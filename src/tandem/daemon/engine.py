@@ -196,7 +196,7 @@ class Engine:
             if round_began or published:
                 self._redraw(view)
             self.pacing.done(now, self.clock.monotonic() - started)
-        if self.config.qdisk is not None:  # (no need to scan the services otherwise)
+        if self.disk.qdisk is not None:  # (no need to scan the services otherwise)
             self.disk.set_holding(self.local_services.holding)
         joined = membership.members - self._state_members
         self._state_members = membership.members

@@ -37,7 +37,7 @@ def observe(engine: Engine, now: float) -> tuple[CellView, MembershipView]:
         engine.state_seen.clear()
     nodes = _node_facts(engine, now)
     stopping = frozenset(n for n, f in nodes.items() if f.stopping)
-    qdisk = engine.config.qdisk
+    qdisk = engine.disk.qdisk
     engine.disk_wait.note(stopping, qdisk.interval_s if qdisk is not None else None)
     cell = engine.cell
     view = CellView(

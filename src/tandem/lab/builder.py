@@ -106,16 +106,19 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
 
 def _init_quorum_disk(config: ClusterConfig, record: LabRecord) -> None:
     """A [qdisk] on one of the lab's raw disks is initialised like `tandem qdisk init`."""
-    if config.qdisk is None:
+    from tandem.quorum.qdisk.config import QdiskDef
+
+    qdisk = config.section(QdiskDef)
+    if qdisk is None:
         return
     for disk in record.disks:
-        if LabNames.disk_path_in_node(disk.name) == config.qdisk.device:
+        if LabNames.disk_path_in_node(disk.name) == qdisk.device:
             if disk.format != "none":
-                raise LabError(f"{config.source}: qdisk.device {config.qdisk.device} is a "
+                raise LabError(f"{config.source}: qdisk.device {qdisk.device} is a "
                                f"{disk.format} disk; a quorum disk needs format = \"none\"")
-            from tandem.quorum.qdisk_device import init_disk
+            from tandem.quorum.qdisk.device import init_disk
 
-            init_disk(disk.loop, config.qdisk.label, cell=config.name)
+            init_disk(disk.loop, qdisk.label, cell=config.name)
 
 
 def _check_key_file(config: ClusterConfig) -> None:

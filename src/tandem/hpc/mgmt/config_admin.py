@@ -3,14 +3,7 @@ management-node pair, generated from the /etc/HA files and a small inventory of 
 two nodes, with a plain-language account of every part.
 
 The cluster database that should describe the nodes does not exist yet, so their
-addresses and BMCs come from an inventory file (TOML, same shapes as the cell
-configuration):
-
-    heartbeat = ["admin", "backbone"]        # optional: ring 0 first
-    [[nodes]]
-    name = "ns0"
-    networks.admin = { interface = "eth0", address = "10.1.0.1/16" }
-    bmc = { address = "10.2.0.1", user = "admin", password_file = "/etc/tandem/bmc.pw" }
+addresses and BMCs come from the small TOML inventory of tandem.inventory.tomlfile.
 
 What is generated: both nodes (the first alphabetically is the primary: preferred for
 the service and the survivor of a fence race), every network of the nodes (heartbeat
@@ -23,19 +16,27 @@ on an interface both nodes have, the lists exist) and to explain what HA_NSM wil
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-import json
 import os
-import re
-import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tandem.config import ClusterConfig, ConfigError, load_config, parse_config
-from tandem.config.model import DEFAULT_IPMI_PORT, BmcDef, NodeInterface, TimingDef
-from tandem.config.reader import Section
+from tandem.config.model import (
+    DomainDef,
+    FenceDeviceDef,
+    FenceLevel,
+    NetworkDef,
+    NodeDef,
+    NodeInterface,
+    ResourceDef,
+    ServiceDef,
+    TimingDef,
+)
+from tandem.config.writer import Notes, config_text
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.datafile import Entry, absolute_path, parse_file
 from tandem.hpc.mgmt.errors import DataError, UsageProblem
@@ -45,90 +46,30 @@ from tandem.hpc.mgmt.hamount import DATA_FILE as MNTTAB_FILE
 from tandem.hpc.mgmt.hamount import SharedFs, mnttab_line
 from tandem.hpc.mgmt.nodes import DATA_FILE as ADMINNODES_FILE
 from tandem.hpc.mgmt.nodes import node_set
+from tandem.inventory import tomlfile
+from tandem.inventory.tomlfile import Inventory, InventoryError, InventoryNode
 
 INVENTORY_FILE = "inventory.toml"
 SERVICE = "HA_NSM"
 RESOURCE = "haservices"
-NODE_NAME_RE = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
-IFNAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,14}"
 ACTION_TIMEOUT_S = 300.0  # the haservices agent's default start/stop timeout
 PER_COMMAND_S = 60.0  # longer lists get this much per command instead
-_BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 # -- inputs -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InventoryNode:
-    """What the inventory says about one node."""
-
-    name: str
-    interfaces: tuple[NodeInterface, ...]
-    bmc: BmcDef | None
-
-
-@dataclass(frozen=True)
-class Inventory:
-    """The nodes known before the cluster database exists."""
-
-    source: str
-    nodes: dict[str, InventoryNode]
-    heartbeat: tuple[str, ...] = ()
-
-    def node(self, name: str) -> InventoryNode:
-        try:
-            return self.nodes[name]
-        except KeyError:
-            known = ", ".join(self.nodes) or "none"
-            raise DataError(f"{self.source}: no node {name!r} in the inventory "
-                            f"(it has: {known})") from None
+@contextlib.contextmanager
+def _inventory_problems() -> Iterator[None]:
+    """The inventory's failures as the toolkit's bad-input error (one line, status 2)."""
+    try:
+        yield
+    except InventoryError as exc:
+        raise DataError(str(exc)) from None
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Read the inventory file; DataError naming the file, key and problem."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: inventory file is missing (give --inventory FILE)") \
-            from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid TOML: {exc}") from None
-    try:
-        top = Section(data, str(path))
-        top.only("heartbeat", "nodes")
-        nodes = [_inventory_node(sec) for sec in top.tables("nodes")]
-        heartbeat = tuple(top.strings("heartbeat"))
-    except ConfigError as exc:
-        raise DataError(str(exc)) from None
-    found: dict[str, InventoryNode] = {}
-    for node in nodes:
-        if node.name in found:
-            raise DataError(f"{path}: node {node.name!r} is listed twice")
-        found[node.name] = node
-    return Inventory(str(path), found, heartbeat)
-
-
-def _inventory_node(sec: Section) -> InventoryNode:
-    sec.only("name", "networks", "bmc")
-    interfaces = []
-    nets = sec.table("networks")
-    for network, itf in nets.named_tables() if nets else ():
-        itf.only("interface", "address")
-        interfaces.append(NodeInterface(network, itf.req_string("interface", pattern=IFNAME_RE),
-                                        itf.interface_address("address")))
-    bmc = None
-    bmc_sec = sec.table("bmc")
-    if bmc_sec is not None:
-        bmc_sec.only("address", "port", "user", "password", "password_file")
-        bmc = BmcDef(address=bmc_sec.ip_address("address"),
-                     port=bmc_sec.integer("port", DEFAULT_IPMI_PORT, minimum=1, maximum=65535),
-                     user=bmc_sec.string("user", "admin") or "admin",
-                     password=bmc_sec.string("password"),
-                     password_file=bmc_sec.string("password_file"))
-        if bmc.password is None and bmc.password_file is None:
-            raise bmc_sec.fail(None, "needs either password or password_file")
-    return InventoryNode(sec.req_string("name", pattern=NODE_NAME_RE), tuple(interfaces), bmc)
+    """The inventory file (tandem.inventory.tomlfile); DataError naming the problem."""
+    with _inventory_problems():
+        return tomlfile.load_inventory(path)
 
 
 @dataclass(frozen=True)
@@ -218,39 +159,40 @@ def next_version(output: Path | None) -> tuple[int, str]:
 
 # -- generation -----------------------------------------------------------------------------------
 class _Plan:
-    """Collects TOML blocks and explanation lines while the parts are decided."""
+    """Collects explanation lines, warnings and the comments the file will carry (by
+    path, see tandem.config.writer) while the parts are decided."""
 
     def __init__(self) -> None:
-        self.blocks: list[str] = []
         self.explanation: list[str] = []
         self.warnings: list[str] = []
-
-    def block(self, header: str, items: Iterable[tuple[str, Any]], comment: str = "") -> None:
-        lines = [f"# {comment}"] if comment else []
-        lines.append(header)
-        lines += [f"{_dotted(k)} = {toml_value(v)}" for k, v in items]
-        self.blocks.append("\n".join(lines))
+        self.notes: dict[str, str] = {}
 
 
 def generate(inventory: Inventory, nodes: tuple[str, str], files: HaFiles, choices: Choices,
              *, output: Path | None = None) -> Generated:
     """The configuration of the pair `nodes` (primary first); DataError when the inputs
     do not fit together."""
-    primary, secondary = (inventory.node(n) for n in nodes)
+    with _inventory_problems():
+        primary, secondary = (inventory.node(n) for n in nodes)
     plan = _Plan()
     version, why = ((choices.config_version, "as given")
                     if choices.config_version is not None else next_version(output))
     rings = _heartbeat_networks(inventory, primary, secondary)
     _cluster_part(plan, choices, version, why)
-    _network_part(plan, rings, primary, secondary)
-    _fencing_part(plan, primary, secondary, choices)
-    _service_part(plan, files, choices, nodes)
+    networks = _network_part(plan, rings, primary, secondary)
+    devices, members = _fencing_part(plan, primary, secondary, choices)
+    service = _service_part(plan, files, choices, nodes)
     _address_part(plan, files, primary, secondary)
     _filesystem_part(plan, files)
-    header = (f"# Management-node pair {primary.name} (primary) and {secondary.name}, "
-              f"generated by `tandem ha config-admin`\n# from {files.root} and "
-              f"{inventory.source}. Check it with `tandem config check FILE`.\n")
-    text = header + "\n" + "\n\n".join(plan.blocks) + "\n"
+    draft = ClusterConfig(
+        name=choices.name, key_file=choices.key_file, config_version=version, two_node=True,
+        wait_for_all=choices.wait_for_all, timing=choices.timing, networks=networks,
+        nodes=members, fence_devices=devices, services=(service,))
+    header = (f"Management-node pair {primary.name} (primary) and {secondary.name}, "
+              f"generated by `tandem ha config-admin`",
+              f"from {files.root} and {inventory.source}.",
+              "Check it with `tandem config check FILE`.")
+    text = config_text(draft, Notes(header, plan.notes))
     try:
         config = parse_config(text, "<generated configuration>")
     except ConfigError as exc:
@@ -259,11 +201,10 @@ def generate(inventory: Inventory, nodes: tuple[str, str], files: HaFiles, choic
 
 
 def _cluster_part(plan: _Plan, choices: Choices, version: int, why: str) -> None:
-    plan.block("[cluster]", [("name", choices.name), ("key_file", choices.key_file),
-                             ("config_version", version), ("two_node", True),
-                             ("wait_for_all", choices.wait_for_all)])
-    plan.block("[timing]", [("heartbeat_ms", choices.timing.heartbeat_ms),
-                            ("token_ms", choices.timing.token_ms)])
+    plan.notes["cluster.two_node"] = "one node alone stays quorate once the pair has formed"
+    plan.notes["cluster.wait_for_all"] = ("a booting node acts only once it has seen its peer"
+                                          if choices.wait_for_all else
+                                          "OFF: a node that boots alone may fence its peer")
     plan.explanation.append(f"cluster {choices.name}, config_version {version} ({why}); "
                             f"key {choices.key_file}, the same file on both nodes "
                             f"(`tandem keygen` makes one)")
@@ -301,11 +242,8 @@ def _heartbeat_networks(inventory: Inventory, primary: InventoryNode,
 
 
 def _network_part(plan: _Plan, rings: list[str], primary: InventoryNode,
-                  secondary: InventoryNode) -> None:
+                  secondary: InventoryNode) -> tuple[NetworkDef, ...]:
     names = list(dict.fromkeys(i.network for n in (primary, secondary) for i in n.interfaces))
-    for name in names:
-        items = [("ring", rings.index(name))] if name in rings else []
-        plan.block(f"[networks.{_key(name)}]", items)
     described = []
     for ring, name in enumerate(rings):
         ends = ", ".join(f"{n.name} {itf.address.ip} on {itf.interface}"
@@ -317,6 +255,8 @@ def _network_part(plan: _Plan, rings: list[str], primary: InventoryNode,
         plan.warnings.append(f"only one heartbeat network ({rings[0]}): a single cable or "
                              f"switch fault makes each node fence the other's services "
                              f"away; add a second network to the inventory")
+    return tuple(NetworkDef(name, rings.index(name) if name in rings else None)
+                 for name in names)
 
 
 def _on(node: InventoryNode, network: str) -> NodeInterface | None:
@@ -324,28 +264,25 @@ def _on(node: InventoryNode, network: str) -> NodeInterface | None:
 
 
 def _fencing_part(plan: _Plan, primary: InventoryNode, secondary: InventoryNode,
-                  choices: Choices) -> None:
+                  choices: Choices) -> tuple[tuple[FenceDeviceDef, ...], tuple[NodeDef, ...]]:
     for node in (primary, secondary):
         if node.bmc is None:
             raise DataError(f"node {node.name} has no bmc in the inventory: a management "
                             f"pair must be able to power its peer off before it takes "
                             f"the shared disks")
-    plan.block("[fence_devices.bmc]", [("type", "ipmi")],
-               "Each node is fenced through its own BMC (IPMI over LAN)...")
-    plan.block("[fence_devices.operator]", [("type", "manual")],
-               "...and, if that BMC does not answer, by an operator's confirmation.")
+    devices = (FenceDeviceDef("bmc", "ipmi"), FenceDeviceDef("operator", "manual"))
+    plan.notes["fence_devices.bmc"] = "Each node is fenced through its own BMC (IPMI over LAN)..."
+    plan.notes["fence_devices.operator"] = ("...and, if that BMC does not answer, by an "
+                                            "operator's confirmation.")
+    members = []
     for number, node in enumerate((primary, secondary), start=1):
-        assert node.bmc is not None
-        first: dict[str, Any] = {"devices": ["bmc"]}
-        if node is primary and choices.fence_delay_ms:
-            first["delay_ms"] = choices.fence_delay_ms
-        items: list[tuple[str, Any]] = [("name", node.name), ("id", number)]
-        items += [(f"networks.{_key(i.network)}",
-                   {"interface": i.interface, "address": str(i.address)})
-                  for i in node.interfaces]
-        items += [("bmc", _bmc_table(node.bmc)),
-                  ("fence", [first, {"devices": ["operator"]}])]
-        plan.block("[[nodes]]", items)
+        wait = choices.fence_delay_ms if node is primary and choices.fence_delay_ms else None
+        members.append(NodeDef(node.name, number, interfaces=node.interfaces, bmc=node.bmc,
+                               fence=(FenceLevel(("bmc",), wait), FenceLevel(("operator",)))))
+    if choices.fence_delay_ms:
+        plan.notes["nodes[0]"] = (f"The primary: fencing it waits "
+                                  f"{choices.fence_delay_ms / 1000:g} s, so that it survives "
+                                  f"a fence race.")
     assert primary.bmc is not None and secondary.bmc is not None
     delay = (f"; fencing {primary.name} waits {choices.fence_delay_ms / 1000:g} s, so "
              f"that when each node tries to fence the other, {primary.name} survives"
@@ -358,17 +295,7 @@ def _fencing_part(plan: _Plan, primary: InventoryNode, secondary: InventoryNode,
         f"fencing: through each node's BMC ({primary.name} at {primary.bmc.address}, "
         f"{secondary.name} at {secondary.bmc.address}){delay}; if a BMC does not answer, "
         f"the survivor waits for `tandem fence ack NODE` from an operator")
-
-
-def _bmc_table(bmc: BmcDef) -> dict[str, Any]:
-    table: dict[str, Any] = {"address": bmc.address}
-    if bmc.port != DEFAULT_IPMI_PORT:
-        table["port"] = bmc.port
-    table["user"] = bmc.user
-    table.update({key: value for key, value in (("password", bmc.password),
-                                                ("password_file", bmc.password_file))
-                  if value is not None})
-    return table
+    return devices, tuple(members)
 
 
 def action_timeout(commands: int) -> float:
@@ -377,22 +304,22 @@ def action_timeout(commands: int) -> float:
 
 
 def _service_part(plan: _Plan, files: HaFiles, choices: Choices,
-                  nodes: tuple[str, str]) -> None:
+                  nodes: tuple[str, str]) -> ServiceDef:
     root = choices.node_root or str(files.root.absolute())
-    plan.block("[[services]]", [
-        ("name", SERVICE), ("autostart", choices.autostart), ("recovery", "restart"),
-        ("max_restarts", 2), ("restart_window_s", 600),
-        ("domain", {"nodes": list(nodes), "restricted": True, "failback": False})],
-        f"{SERVICE}: every management service, through haservices and the lists of {root}.")
+    plan.notes["services[0]"] = (f"{SERVICE}: every management service, through haservices "
+                                 f"and the lists of {root}.")
     params: dict[str, Any] = {"root": root,
                               "command_timeout_s": choices.command_timeout_s}
     if choices.env:
         params["env"] = dict(choices.env)
     start, stop = (len(files.lists[a]) for a in ("start", "stop"))
-    plan.block("[[services.resources]]", [
-        ("name", RESOURCE), ("agent", "haservices"),
-        ("monitor_interval_s", choices.monitor_interval_s), ("params", params),
-        ("timeouts", {"start": action_timeout(start), "stop": action_timeout(stop)})])
+    resource = ResourceDef(RESOURCE, "haservices", params=params,
+                           monitor_interval_s=choices.monitor_interval_s,
+                           timeouts={"start": action_timeout(start),
+                                     "stop": action_timeout(stop)})
+    service = ServiceDef(SERVICE, (resource,), autostart=choices.autostart, recovery="restart",
+                         max_restarts=2, restart_window_s=600.0,
+                         domain=DomainDef(((nodes[0], 1), (nodes[1], 2)), restricted=True))
     how = ("it starts by itself once both nodes have met" if choices.autostart else
            f"manual start: once tandemd runs on both nodes (`cs -c start`), start it with "
            f"`clusvcadm -e {SERVICE}`")
@@ -417,6 +344,7 @@ def _service_part(plan: _Plan, files: HaFiles, choices: Choices,
     if not files.lists["stop"]:
         plan.warnings.append(f"{files.root}/stop is empty: stopping {SERVICE} would leave "
                              f"everything running on the node it leaves")
+    return service
 
 
 def _list_text(entries: list[Entry[str]]) -> str:
@@ -477,35 +405,3 @@ def _filesystem_part(plan: _Plan, files: HaFiles) -> None:
         if not _runs(files, action, "hamount"):
             plan.warnings.append(f"{files.root}/{action} does not run hamount: the shared "
                                  f"file systems would not follow {SERVICE}")
-
-
-# -- TOML text ----------------------------------------------------------------------------------
-def _key(name: str) -> str:
-    return name if _BARE_KEY_RE.fullmatch(name) else _quoted(name)
-
-
-def _quoted(text: str) -> str:
-    """A TOML basic string: JSON's escapes are TOML's too (characters outside ASCII are
-    kept as they are); TOML also wants DEL escaped."""
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _dotted(path: str) -> str:
-    """A dotted key (`networks.admin`), each part quoted if it must be."""
-    return ".".join(_key(part) for part in path.split("."))
-
-
-def toml_value(value: Any) -> str:
-    """`value` as TOML: strings, booleans, numbers, arrays and inline tables."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return _quoted(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    raise TypeError(f"no TOML form for {type(value).__name__}")

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from types import TracebackType
 
-from tandem.quorum.qdisk_format import (
+from tandem.quorum.qdisk.format import (
     BLOCK_SIZE,
     MAX_NODES,
     Header,

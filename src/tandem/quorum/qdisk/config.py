@@ -1,4 +1,4 @@
-"""The `[qdisk]` section of a cell configuration (a proposal for the loader).
+"""The `[qdisk]` section of a cell configuration, registered with tandem.config.sections.
 
 ```toml
 [qdisk]
@@ -28,10 +28,14 @@ a shell.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from tandem.config.errors import ConfigError
+from tandem.config.model import ClusterConfig
 from tandem.config.reader import Section
-from tandem.quorum.qdisk_format import LABEL_BYTES
-from tandem.quorum.qdisk_heuristics import Heuristic
+from tandem.config.sections import SectionKind
+from tandem.quorum.qdisk.format import LABEL_BYTES, MAX_NODES
+from tandem.quorum.qdisk.heuristics import Heuristic
 
 # Fast enough that the master role has moved (tko intervals of silence, then a bid and
 # a claim: about tko + 2 intervals) before the default 1 s token declares a node lost.
@@ -124,3 +128,57 @@ def _read_heuristic(sec: Section) -> Heuristic:
                                                                 maximum=1000),
                      interval_s=interval / 1000.0, timeout_s=timeout / 1000.0,
                      tko=sec.integer("tko", 1, minimum=1, maximum=100))
+
+
+def check_qdisk(config: ClusterConfig) -> None:
+    """The disk against the rest of the cell: no two-node mode, a disk that declares a
+    dead master before the token runs out, node ids that have a slot."""
+    qdisk = config.section(QdiskDef)
+    if qdisk is None:
+        return
+    if config.two_node:
+        raise ConfigError(config.source, "cluster.two_node",
+                          "a quorum disk replaces two-node mode: set two_node = false "
+                          "(expected votes: nodes + disk)")
+    disk_s = qdisk.tko_s
+    if disk_s * 1000 > config.timing.token_ms:
+        raise ConfigError(config.source, "qdisk.tko",
+                          f"interval_ms x tko = {disk_s * 1000:.0f} ms exceeds the token "
+                          f"({config.timing.token_ms} ms): when the disk's master fails, the "
+                          f"survivor would be inquorate (and stop its services) until the "
+                          f"disk declares it dead; lower qdisk.interval_ms or qdisk.tko, or "
+                          f"raise timing.token_ms")
+    too_high = [n.id for n in config.nodes if n.id > MAX_NODES]
+    if too_high:
+        raise ConfigError(config.source, "qdisk",
+                          f"a quorum disk has slots for node ids 1..{MAX_NODES}; ids "
+                          f"{too_high} do not fit")
+
+
+def qdisk_table(qdisk: QdiskDef) -> dict[str, Any]:
+    """The section as TOML data: what differs from the defaults, with the device."""
+    table: dict[str, Any] = {"device": qdisk.device}
+    defaults = QdiskDef(device=qdisk.device)
+    for key in ("label", "interval_ms", "tko", "votes", "master_wins", "min_score",
+                "stop_wait_ms"):
+        if getattr(qdisk, key) != getattr(defaults, key):
+            table[key] = getattr(qdisk, key)
+    if qdisk.heuristics:
+        table["heuristics"] = [_heuristic_table(h) for h in qdisk.heuristics]
+    return table
+
+
+def _heuristic_table(heuristic: Heuristic) -> dict[str, Any]:
+    # Timeouts are always written: their default depends on the interval.
+    table: dict[str, Any] = {"command": list(heuristic.command)}
+    if heuristic.score != 1:
+        table["score"] = heuristic.score
+    table["interval_ms"] = round(heuristic.interval_s * 1000)
+    table["timeout_ms"] = round(heuristic.timeout_s * 1000)
+    if heuristic.tko != 1:
+        table["tko"] = heuristic.tko
+    return table
+
+
+SECTION = SectionKind("qdisk", QdiskDef, read=read_qdisk_section, write=qdisk_table,
+                      check=check_qdisk, votes=lambda qdisk: qdisk.votes)

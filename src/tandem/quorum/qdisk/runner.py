@@ -7,7 +7,7 @@ exactly one half quorate; the other half stops and does not fence.
 
 `QuorumDisk` runs in a dedicated thread. Every interval it opens the device, writes its
 slot (direct, synchronous), reads every slot, updates liveness and the election
-(qdisk_protocol, qdisk_elect), and publishes a `QdiskView`. `snapshot()` only takes a
+(`protocol`, `elect`), and publishes a `QdiskView`. `snapshot()` only takes a
 lock and compares times, so it never waits for the disk. A view stays usable for the
 I/O budget (tko/2) after the start of the cycle that produced it: a failed cycle is
 reported in `error` but costs nothing until then, while a cycle stuck in the kernel (a
@@ -24,12 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_device import DiskImage, QdiskDevice
-from tandem.quorum.qdisk_elect import Election
-from tandem.quorum.qdisk_format import MAX_NODES, Header, QdiskError, Role
-from tandem.quorum.qdisk_heuristics import HeuristicsRunner, Score
-from tandem.quorum.qdisk_protocol import DiskProtocol
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.device import DiskImage, QdiskDevice
+from tandem.quorum.qdisk.elect import Election
+from tandem.quorum.qdisk.format import MAX_NODES, Header, QdiskError, Role
+from tandem.quorum.qdisk.heuristics import HeuristicsRunner, Score
+from tandem.quorum.qdisk.protocol import DiskProtocol
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5.0
@@ -266,7 +266,7 @@ class QuorumDisk:
 
     def _failed(self, error: str) -> None:
         """A cycle failed. The last good view stays usable until it expires (see
-        qdisk_protocol); snapshot() reports the error meanwhile."""
+        `protocol`); snapshot() reports the error meanwhile."""
         log.warning("quorum disk: %s", error)
         with self._lock:
             self._error = error

@@ -64,7 +64,7 @@ class SlotState(enum.IntEnum):
 
 
 class Role(enum.IntEnum):
-    """A node's part in the master election (see qdisk_elect)."""
+    """A node's part in the master election (see `elect`)."""
 
     NONE = 0
     BID = 1       # wants to become master; written before it looks for rivals

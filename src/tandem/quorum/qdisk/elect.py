@@ -29,7 +29,7 @@ Wx), then read (Rx) without seeing Y's BID; likewise Wy < Ry. Each keeps BID or 
 in its slot from that write on. Since Rx did not see Wy, Rx ended before Wy landed, so
 Wx < Rx < Wy < Ry, and Ry saw X's BID or MASTER: Y cannot have claimed. Ignoring a dead
 slot is safe because a node that was silent that long drops its role before it writes
-again (see qdisk_protocol: its view expires after tko/2, long before the others may
+again (see `protocol`: its view expires after tko/2, long before the others may
 declare it dead). Votes add the agreement of every live node on top of this exclusion.
 """
 
@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from tandem.quorum.qdisk_format import Role, Slot, SlotRecord, SlotState
+from tandem.quorum.qdisk.format import Role, Slot, SlotRecord, SlotState
 
 Liveness = Literal["alive", "dead", "unknown"]
 CLAIMS = (Role.BID, Role.MASTER)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from tandem.quorum.qdisk_config import QdiskDef
-from tandem.quorum.qdisk_elect import (
+from tandem.quorum.qdisk.config import QdiskDef
+from tandem.quorum.qdisk.elect import (
     Election,
     Me,
     PeerTrack,
@@ -31,8 +31,8 @@ from tandem.quorum.qdisk_elect import (
     peer_views,
     settled_state,
 )
-from tandem.quorum.qdisk_format import MAX_NODES, NAME_BYTES, Role, Slot, SlotRecord, SlotState
-from tandem.quorum.qdisk_heuristics import Score
+from tandem.quorum.qdisk.format import MAX_NODES, NAME_BYTES, Role, Slot, SlotRecord, SlotState
+from tandem.quorum.qdisk.heuristics import Score
 
 _U16 = 0xFFFF
 

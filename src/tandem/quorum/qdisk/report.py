@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tandem.quorum.qdisk_device import DiskImage
-from tandem.quorum.qdisk_format import Role, SlotState
+from tandem.quorum.qdisk.device import DiskImage
+from tandem.quorum.qdisk.format import Role, SlotState
 
 
 def disk_report(image: DiskImage, device: str, now: float) -> dict[str, Any]:
