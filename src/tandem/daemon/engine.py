@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig, ConfigError, parse_config
 from tandem.daemon.configpush import (
     MAX_SENDS,
@@ -163,7 +164,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._probe = loop.create_task(self.svc.local.probe(), name="probe")
         self._checks = loop.create_task(self.fence_checks.run(), name="fence-checks")
-        self.events.add("daemon_start", node=self.local.name,
+        self.events.add(EventKind.DAEMON_START, node=self.local.name,
                         detail=f"incarnation {self.incarnation}, config version "
                                f"{self.config.config_version}")
 
@@ -205,7 +206,7 @@ class Engine:
                 await asyncio.sleep(0.01)
             await asyncio.to_thread(self.net.stop)
         await asyncio.to_thread(self.disk.stop)
-        self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
+        self.events.add(EventKind.DAEMON_STOP, node=self.local.name, detail="left the cell cleanly")
         self.events.close()
 
     # -- messages ------------------------------------------------------------------------
@@ -280,7 +281,7 @@ class Engine:
             self._paused = (due, now + token)
             log.warning("tandemd was not scheduled for %.0f ms: judging peers as of before "
                         "the pause for one token", (now - due) * 1000)
-            self.events.add("paused", node=self.local.name,
+            self.events.add(EventKind.PAUSED, node=self.local.name,
                             detail=f"not scheduled for {(now - due) * 1000:.0f} ms")
         if self._paused is not None:
             judged_at, until = self._paused
@@ -323,7 +324,7 @@ class Engine:
         quorum disk): say so once, and look again at the disk's pace meanwhile."""
         waiting = {i for i, facts in node_view.nodes.items() if facts.stopping}
         for node_id in sorted(waiting - self._disk_stops):
-            self.events.add("fence_deferred", node=self.ids[node_id],
+            self.events.add(EventKind.FENCE_DEFERRED, node=self.ids[node_id],
                             detail="alive on the quorum disk, stopping its services: "
                                    "fenced once they are stopped")
         self._disk_stops = waiting
@@ -402,7 +403,7 @@ class Engine:
             if old != state:
                 self.ring_states[ring] = state
                 if old is not None or state != RingState.UNKNOWN:
-                    self.events.add("ring", detail=f"ring {ring} ({self.ring_name(ring)}) "
+                    self.events.add(EventKind.RING, detail=f"ring {ring} ({self.ring_name(ring)}) "
                                                    f"{state.value}", ring=ring)
 
     def ring_name(self, ring: int) -> str:
@@ -432,7 +433,7 @@ class Engine:
                                  "not quorate: this node's quorum disk heuristics fail "
                                  "(it gave up its vote and its services)")
         if quorum.quorate != self.quorum.quorate:
-            self.events.add("quorum", node=self.local.name, detail=quorum.reason,
+            self.events.add(EventKind.QUORUM, node=self.local.name, detail=quorum.reason,
                             quorate=quorum.quorate)
             if not quorum.quorate:
                 self.fencer.cancel_all()
@@ -442,7 +443,7 @@ class Engine:
             if quorum.quorate else None
         if coordinator != self.coordinator:
             who = self.ids.get(coordinator, "none") if coordinator else "none"
-            self.events.add("coordinator", node=who, detail=f"coordinator is {who}")
+            self.events.add(EventKind.COORDINATOR, node=who, detail=f"coordinator is {who}")
             self.coordinator = coordinator
             # How a STATE was taken depends on who coordinates (only the coordinator's
             # placement is followed): take the next repeats afresh, not as duplicates.
@@ -454,7 +455,7 @@ class Engine:
                 self.svc.forget(change.node_id)
                 self._state_seen.pop(change.node_id, None)
             self.wake.set()
-            self.events.add("node", node=self.ids[change.node_id],
+            self.events.add(EventKind.NODE, node=self.ids[change.node_id],
                             detail=f"{change.old.value} -> {change.new.value}"
                                    + (f" ({change.note})" if change.note else ""),
                             state=change.new.value)
@@ -467,7 +468,7 @@ class Engine:
     def unblock(self) -> str:
         """Operator override of wait-for-all."""
         self.unblocked = True
-        self.events.add("unblock", node=self.local.name,
+        self.events.add(EventKind.UNBLOCK, node=self.local.name,
                         detail="operator lifted wait-for-all")
         return "wait-for-all lifted on this node"
 
@@ -510,7 +511,7 @@ class Engine:
             self.detector.token_s = config.timing.token_ms / 1000.0
         if self.net is not None:
             self.net.retime(config.timing.heartbeat_ms / 1000.0, config.config_version)
-        self.events.add("config", node=self.local.name,
+        self.events.add(EventKind.CONFIG, node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"
 
@@ -530,7 +531,7 @@ class Engine:
             install(self.config_path, text)
         self.config_sender.push(config.config_version, text)
         members = self._send_config(time.monotonic())
-        self.events.add("config_push", node=self.local.name,
+        self.events.add(EventKind.CONFIG_PUSH, node=self.local.name,
                         detail=f"version {config.config_version} sent to "
                                f"{', '.join(self.ids[m] for m in members) or 'nobody'}")
         return {"version": config.config_version, "sent_to": [self.ids[m] for m in members],
@@ -545,7 +546,7 @@ class Engine:
         sends = self.config_sender.due(now, self.local.id, self.config.config_version,
                                        versions, self._running_text)
         for member in sends.gave_up:
-            self.events.add("config_refused", node=self.ids[member],
+            self.events.add(EventKind.CONFIG_REFUSED, node=self.ids[member],
                             detail=f"still on an older version after {MAX_SENDS} sends of "
                                    f"version {sends.version}")
         if sends.members:
@@ -582,7 +583,7 @@ class Engine:
             config = parse_config(text, str(self.config_path or "pushed configuration"))
             self.reload(config)
         except (ConfigError, ValueError) as exc:
-            self.events.add("config_refused", node=self.local.name,
+            self.events.add(EventKind.CONFIG_REFUSED, node=self.local.name,
                             detail=f"version {version} from {self.ids.get(sender)}: {exc}")
             return
         if self.config_path is not None:

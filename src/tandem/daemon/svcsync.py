@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.daemon.localsvc import LocalServices
@@ -241,7 +242,7 @@ class ServiceSync:
                 self.last_owner[svc.name] = old.owner
             if old is None or (old.state, old.owner) != (show.state, show.owner):
                 where = f" on {self.names[show.owner]}" if show.owner else ""
-                self.events.add("service", node=self.names.get(show.owner or 0),
+                self.events.add(EventKind.SERVICE, node=self.names.get(show.owner or 0),
                                 service=svc.name, detail=f"{show.state}{where}"
                                 + (f" ({show.note})" if show.note else ""), state=show.state)
             self.shown[svc.name] = show
@@ -293,7 +294,7 @@ class ServiceSync:
         self.dirty = True
         save_intents(self.intents_path, self.intents)
         self._sync_frozen()
-        self.events.add("request", service=service, node=node,
+        self.events.add(EventKind.REQUEST, service=service, node=node,
                         detail=f"{action}" + (f" to {node}" if node else ""))
         return f"{action} of {service} requested"
 
