@@ -24,6 +24,7 @@ from chaos.cells import Profile, scale_cell
 from chaos.cpu import measure_cpu
 from chaos.labs import ChaosError, chaos_lab, lab_name
 from chaos.timeline import node_events
+from tandem.common.events import EventKind
 from tandem.lab.names import LabNames, existing_labs
 
 Say = Callable[[str], None]
@@ -162,8 +163,8 @@ def _upsets(cell: Cell, start: float, end: float, result: SizeResult) -> None:
         for event in node_events(cell.lab, node):
             if not start * 1000 <= event["ts_ms"] <= end * 1000:
                 continue
-            lost = event["kind"] == "node" and "-> lost" in event.get("detail", "")
-            fence = event["kind"] == "fence_start"
+            lost = event["kind"] == EventKind.NODE and "-> lost" in event.get("detail", "")
+            fence = event["kind"] == EventKind.FENCE_START
             result.spurious_losses += lost
             result.spurious_fences += fence
             if (lost or fence) and len(result.spurious) < 10:
@@ -177,7 +178,7 @@ def _stalls(cell: Cell, t0: float) -> list[float]:
     found = []
     for node in cell.nodes:
         for event in node_events(cell.lab, node):
-            if event["kind"] == "paused" and event["ts_ms"] >= t0 * 1000:
+            if event["kind"] == EventKind.PAUSED and event["ts_ms"] >= t0 * 1000:
                 words = event.get("detail", "").split()
                 if len(words) >= 4 and words[3].isdigit():
                     found.append(int(words[3]) / 1000)
@@ -188,8 +189,8 @@ def _cold_start(cell: Cell, t0: float, result: SizeResult) -> None:
     started, quorate = [], []
     for node in cell.nodes:
         events = [e for e in node_events(cell.lab, node) if e["ts_ms"] >= t0 * 1000]
-        started += [e["ts_ms"] for e in events if e["kind"] == "service_started"]
-        quorate += [e["ts_ms"] for e in events if e["kind"] == "quorum"
+        started += [e["ts_ms"] for e in events if e["kind"] == EventKind.SERVICE_STARTED]
+        quorate += [e["ts_ms"] for e in events if e["kind"] == EventKind.QUORUM
                     and e.get("data", {}).get("quorate")][:1]
     if started:
         result.cold_start_s = max(started) / 1000 - t0
@@ -267,14 +268,14 @@ def _node_loss(cell: Cell, services: int, result: SizeResult) -> None:
     cell.lab.control.crash(victim)
     _wait(cell, services, MOVE_TIMEOUT_S, "after the node loss", avoid=victim)
     events = [e for e in node_events(cell.lab, coordinator) if e["ts_ms"] >= t_crash * 1000]
-    lost = _first(events, lambda e: e["kind"] == "node" and e["node"] == victim
+    lost = _first(events, lambda e: e["kind"] == EventKind.NODE and e["node"] == victim
                   and "-> lost" in e["detail"])
-    fence = _first(events, lambda e: e["kind"] == "fence_start" and e["node"] == victim)
-    fenced = _first(events, lambda e: e["kind"] == "fence_done" and e["node"] == victim)
-    moving = _first(events, lambda e: e["kind"] == "service" and e.get("service") in owned
+    fence = _first(events, lambda e: e["kind"] == EventKind.FENCE_START and e["node"] == victim)
+    fenced = _first(events, lambda e: e["kind"] == EventKind.FENCE_DONE and e["node"] == victim)
+    moving = _first(events, lambda e: e["kind"] == EventKind.SERVICE and e.get("service") in owned
                     and "starting on" in e["detail"])
     starts = [e["ts_ms"] for n in cell.nodes[:-1] for e in node_events(cell.lab, n)
-              if e["ts_ms"] >= t_crash * 1000 and e["kind"] == "service_started"
+              if e["ts_ms"] >= t_crash * 1000 and e["kind"] == EventKind.SERVICE_STARTED
               and e.get("service") in owned]
     result.detect_s = None if lost is None else lost / 1000 - t_crash
     result.decide_fence_ms = _diff(fence, lost)

@@ -17,6 +17,7 @@ from chaos.cell import Cell
 from chaos.cells import Profile, campaign_cell
 from chaos.labs import ChaosError, chaos_lab
 from chaos.timeline import node_events
+from tandem.common.events import EventKind
 from tandem.lab.names import existing_labs
 from tandem.lab.watch import SplitBrainWatch
 
@@ -170,23 +171,23 @@ def _count(cell: Cell, start: float, end: float, before: dict[str, str],
 def _classify(kind: str, detail: str, event: dict[str, Any], before: dict[str, str],
               result: StressResult) -> bool:
     """Count one event; True if it is a sign of a spurious reaction."""
-    if kind == "service_started":
+    if kind == EventKind.SERVICE_STARTED:
         if event.get("node") == before.get(event.get("service") or ""):
             result.restarts += 1
         else:
             result.takeovers += 1
-    elif kind == "fence_start":
+    elif kind == EventKind.FENCE_START:
         result.fences += 1
-    elif kind == "node" and "-> lost" in detail:
+    elif kind == EventKind.NODE and "-> lost" in detail:
         result.node_losses += 1
-    elif kind == "quorum" and not event.get("data", {}).get("quorate", True):
+    elif kind == EventKind.QUORUM and not event.get("data", {}).get("quorate", True):
         result.quorum_losses += 1
-    elif kind == "monitor_failed":
+    elif kind == EventKind.MONITOR_FAILED:
         result.monitor_failures += 1
-    elif kind == "paused":
+    elif kind == EventKind.PAUSED:
         result.stalls += 1
         return False  # the daemon protects its judgement over its own stall: not a failover
-    elif kind == "ring" and detail.endswith("down"):
+    elif kind == EventKind.RING and detail.endswith("down"):
         result.ring_down += 1
         return False  # a lossy ring may be declared down: expected, not a failover
     else:

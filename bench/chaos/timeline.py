@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.labs import Lab
+from tandem.common.events import EventKind
 
 EVENTS_IN_NODE = "var/lib/tandem/events.jsonl"
 
@@ -35,11 +36,11 @@ def inquorate_fences(lab: Lab) -> list[str]:
     for node in lab.nodes:
         quorate = False
         for event in node_events(lab, node):
-            if event["kind"] == "daemon_start":
+            if event["kind"] == EventKind.DAEMON_START:
                 quorate = False
-            elif event["kind"] == "quorum":
+            elif event["kind"] == EventKind.QUORUM:
                 quorate = bool(event.get("data", {}).get("quorate"))
-            elif event["kind"] == "fence_start" and not quorate:
+            elif event["kind"] == EventKind.FENCE_START and not quorate:
                 found.append(f"{node} started fencing {event.get('node')} while inquorate "
                              f"(at {event['ts_ms']} ms)")
     return found
@@ -50,7 +51,8 @@ def fence_counts(lab: Lab, start: float, end: float) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in lab.nodes:
         for event in node_events(lab, node):
-            if event["kind"] == "fence_start" and start * 1000 <= event["ts_ms"] <= end * 1000:
+            if event["kind"] == EventKind.FENCE_START \
+                    and start * 1000 <= event["ts_ms"] <= end * 1000:
                 target = str(event.get("node"))
                 counts[target] = counts.get(target, 0) + 1
     return counts

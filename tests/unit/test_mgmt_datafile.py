@@ -43,7 +43,7 @@ def test_malformed_lines_are_reported_with_file_and_line(tmp_path: Path) -> None
         parse_file(path, absolute_path)
     assert str(caught.value).startswith(f"{path}:3: expected an absolute path")
     assert "(and 1 more malformed lines)" in str(caught.value)
-    assert caught.value.exit_status == EXIT_BAD_INPUT
+    assert caught.value.exit_code == EXIT_BAD_INPUT
 
 
 def test_missing_and_unreadable_data_files(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_haip_on_a_missing_interface_fails_naming_the_line(ctx: MgmtContext) -> 
     path = write(ctx.data("ip"), f"\t{NO_SUCH_IFACE}\t198.51.100.50/24\n")
     with pytest.raises(CheckFailed, match=rf"^{path}:1: .*not configured") as caught:
         Haip(ctx).run("status")
-    assert caught.value.exit_status == EXIT_FAILED
+    assert caught.value.exit_code == EXIT_FAILED
     with pytest.raises(CheckFailed, match=rf"^{path}:1: start .*{NO_SUCH_IFACE}"):
         Haip(ctx).run("start")
     assert Haip(ctx).is_active() is False
@@ -148,4 +148,4 @@ def test_hamount_and_hatstfs_without_the_file_system(ctx: MgmtContext) -> None:
 def test_missing_data_file_is_bad_input(ctx: MgmtContext) -> None:
     with pytest.raises(DataError, match=r"etc/HA/mnttab: data file is missing") as caught:
         Hamount(ctx).run("start")
-    assert caught.value.exit_status == EXIT_BAD_INPUT
+    assert caught.value.exit_code == EXIT_BAD_INPUT

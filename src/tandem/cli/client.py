@@ -7,10 +7,12 @@ import os
 import socket
 from typing import Any
 
+from tandem.common.errors import TandemError
+
 DEFAULT_SOCKET = "/run/tandem/tandemd.sock"
 
 
-class ControlError(Exception):
+class ControlError(TandemError):
     """The daemon could not be reached, or refused the request (one-line message)."""
 
 

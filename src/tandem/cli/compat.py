@@ -14,21 +14,14 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 
 from tandem.cli.client import ControlError, call, socket_path
+from tandem.cli.guard import guarded
 from tandem.cli.svc_cmd import DEFAULT_TIMEOUT_S, request_and_wait
+from tandem.common.errors import TandemError
 
-
-def _guard(prog: str, body: Callable[[], int]) -> int:
-    try:
-        return body()
-    except ControlError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+QUIET_NO_ANSWER = 2  # `clustat -Q`: 0 quorate, 1 not quorate, 2 no answer
 
 
 # -- clustat -------------------------------------------------------------------------------
@@ -112,9 +105,9 @@ def clustat_main(argv: list[str] | None = None) -> int:
     if args.quiet:
         try:
             return body()
-        except ControlError:
-            return 2
-    return _guard("clustat", body)
+        except TandemError:
+            return QUIET_NO_ANSWER
+    return guarded("clustat", body)
 
 
 # -- clusvcadm -----------------------------------------------------------------------------
@@ -136,8 +129,8 @@ def clusvcadm_main(argv: list[str] | None = None) -> int:
     action, service = args.request
     if args.member and action not in ("enable", "relocate"):
         parser.error("-m goes with -e or -r")
-    return _guard("clusvcadm", lambda: request_and_wait(action, service, args.member,
-                                                         args.timeout, say=_progress))
+    return guarded("clusvcadm", lambda: request_and_wait(action, service, args.member,
+                                                          args.timeout, say=_progress))
 
 
 class _Pick(argparse.Action):
@@ -161,7 +154,7 @@ def cs_main(argv: list[str] | None = None) -> int:
     parser.add_argument("-w", dest="timeout", type=float, default=60.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     actions = {"start": cs_start, "stop": cs_stop, "status": cs_status}
-    return _guard("cs", lambda: actions[args.command](args.timeout))
+    return guarded("cs", lambda: actions[args.command](args.timeout))
 
 
 def _running() -> dict[str, Any] | None:

@@ -18,14 +18,16 @@ from typing import Any
 
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json, progress_line
+from tandem.common.events import EventKind
 from tandem.lab import builder
 from tandem.lab.failover import FailoverResult, run_failover, wait_started
 from tandem.lab.names import existing_labs
 from tandem.lab.nodes import NodeControl
 
 DEMO_LAB = "demo"
-SHOWN_KINDS = {"node", "fence_start", "fence_done", "resource_start", "service_started",
-               "coordinator", "quorum"}
+SHOWN_KINDS = {EventKind.NODE, EventKind.FENCE_START, EventKind.FENCE_DONE,
+               EventKind.RESOURCE_START, EventKind.SERVICE_STARTED, EventKind.COORDINATOR,
+               EventKind.QUORUM}
 
 
 def register(sub: Sub) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tandem.cli.common import Sub
+from tandem.cli.guard import guarded, report_error
 from tandem.config.model import TimingDef
 from tandem.hpc.mgmt import config_admin
 from tandem.hpc.mgmt.context import (
@@ -94,12 +95,13 @@ def context_from(args: argparse.Namespace) -> MgmtContext:
 
 
 def run_tool(name: str, args: argparse.Namespace) -> int:
-    """Run one tool action; the only place its failures become messages and statuses."""
-    try:
-        summary = TOOLS[name](context_from(args)).run(args.action)
-    except MgmtError as exc:
-        print(f"{name}: error: {exc}", file=sys.stderr)
-        return exc.exit_status
+    """Run one tool action; its failures are reported under the tool's own name (also
+    as `tandem ha NAME`)."""
+    return guarded(name, lambda: _run_tool(name, args))
+
+
+def _run_tool(name: str, args: argparse.Namespace) -> int:
+    summary = TOOLS[name](context_from(args)).run(args.action)
     if summary:
         print(f"{name} {args.action or TOOLS[name].default_action}: {summary}", flush=True)
     return EXIT_OK
@@ -203,8 +205,7 @@ def run_config_admin(args: argparse.Namespace) -> int:
         if args.output:
             _write_private(args.output, made.text)
     except MgmtError as exc:
-        print(f"{CONFIG_ADMIN}: error: {exc}", file=sys.stderr)
-        return exc.exit_status
+        return report_error(CONFIG_ADMIN, exc)
     except OSError as exc:
         print(f"{CONFIG_ADMIN}: error: {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -227,7 +228,8 @@ def config_admin_main(argv: list[str] | None = None) -> None:
     """The console-script entry `cs-config-admin` (the manual's name)."""
     parser = argparse.ArgumentParser(prog="cs-config-admin", description=CONFIG_ADMIN_SUMMARY)
     add_config_admin_options(parser)
-    sys.exit(run_config_admin(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    sys.exit(guarded(CONFIG_ADMIN, lambda: run_config_admin(args)))
 
 
 def standalone(name: str) -> Callable[[], None]:
@@ -236,15 +238,7 @@ def standalone(name: str) -> Callable[[], None]:
     def main(argv: list[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=name, description=TOOLS[name].summary)
         add_options(parser, name)
-        args = parser.parse_args(argv)
-        try:
-            status = run_tool(name, args)
-        except KeyboardInterrupt:
-            print(f"{name}: interrupted", file=sys.stderr)
-            status = 130
-        except BrokenPipeError:
-            status = EXIT_FAILED
-        sys.exit(status)
+        sys.exit(run_tool(name, parser.parse_args(argv)))
 
     main.__name__ = f"{name}_main"
     return main

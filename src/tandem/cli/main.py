@@ -1,17 +1,16 @@
-"""`tandem`: the command-line entry point. The only place that turns errors into exit
-codes and one-line messages."""
+"""`tandem`: the command-line entry point. Errors become exit codes and one-line
+messages in `tandem.cli.guard`, as for every other command."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from collections.abc import Callable
 
 from tandem import __version__
-from tandem.cli.common import UsageError
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+from tandem.cli.guard import guarded
+from tandem.common.errors import EXIT_USAGE
 
 # The module that registers each command. `tandem status` imports only status_cmd (the
 # lab, agents and pyroute2 cost ~0.3 s to import, which a monitoring probe need not pay);
@@ -22,17 +21,6 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "demo_cmd", "config": "config_cmd", "agent": "agent_cmd", "ha": "ha_cmd",
     "qdisk": "qdisk_cmd",
 }
-
-
-def operator_error(exc: Exception) -> bool:
-    """Library errors whose message is meant for the operator as it stands (imported
-    only now: the modules that raise them are loaded already when one is raised)."""
-    from tandem.cli.client import ControlError
-    from tandem.config.errors import ConfigError
-    from tandem.lab.proc import LabError
-    from tandem.wire.errors import WireError
-
-    return isinstance(exc, (LabError, ConfigError, ControlError, WireError))
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -53,27 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
-    func = getattr(args, "func", None)
+    func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
     if func is None:
         # A group given without its sub-command: show that group's usage.
         (getattr(args, "group_parser", None) or parser).print_help(sys.stderr)
         return EXIT_USAGE
-    try:
-        status: int = func(args)
-        return status
-    except UsageError as exc:
-        print(f"tandem: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("tandem: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_ERROR
-    except Exception as exc:
-        if not operator_error(exc):
-            raise
-        print(f"tandem: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    command = func
+    return guarded("tandem", lambda: command(args))
 
 
 def run() -> None:

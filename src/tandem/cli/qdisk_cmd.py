@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.cli.common import Sub, UsageError
+from tandem.cli.guard import guarded
 from tandem.cli.render import print_json, table
 from tandem.config import ConfigError
 from tandem.config.reader import Section
@@ -32,7 +33,7 @@ from tandem.quorum.qdisk.config import (
     read_qdisk_section,
 )
 from tandem.quorum.qdisk.device import QdiskDevice, init_disk
-from tandem.quorum.qdisk.format import MAX_NODES, QdiskError
+from tandem.quorum.qdisk.format import MAX_NODES
 from tandem.quorum.qdisk.heuristics import Heuristic
 from tandem.quorum.qdisk.report import disk_report
 from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
@@ -55,13 +56,13 @@ def register(sub: Sub) -> None:
                       help=f"slots for node ids 1..N (default {MAX_NODES})")
     init.add_argument("--force", action="store_true",
                       help="overwrite a disk that holds a quorum disk or other data")
-    init.set_defaults(func=_guarded(cmd_init))
+    init.set_defaults(func=cmd_init)
     status = cmds.add_parser("status", help="read the disk: header, slots, master")
     status.add_argument("device", nargs="?",
                         help=f"default: [qdisk] device of --config ({DEFAULT_CONFIG})")
     status.add_argument("--config", default=DEFAULT_CONFIG)
     status.add_argument("--json", action="store_true")
-    status.set_defaults(func=_guarded(cmd_status))
+    status.set_defaults(func=cmd_status)
     _register_run(cmds)
 
 
@@ -85,18 +86,7 @@ def _register_run(cmds: Sub) -> None:
     run.add_argument("--min-score", type=int)
     run.add_argument("--status-file", help="rewrite this JSON file with the view each cycle")
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
-    run.set_defaults(func=_guarded(cmd_run))
-
-
-def _guarded(func: Command) -> Command:
-    """Quorum disk and configuration errors become one line and exit status 1."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return func(args)
-        except (QdiskError, ConfigError) as exc:
-            print(f"tandem: error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-    return run
+    run.set_defaults(func=cmd_run)
 
 
 # -- init -------------------------------------------------------------------------------
@@ -236,11 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         args.group_parser.print_help(sys.stderr)
         return EXIT_USAGE
-    try:
-        return func(args)
-    except UsageError as exc:
-        print(f"tandem: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    command = func
+    return guarded("tandem", lambda: command(args))
 
 
 if __name__ == "__main__":

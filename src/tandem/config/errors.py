@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from tandem.common.errors import TandemError
 
-class ConfigError(Exception):
+
+class ConfigError(TandemError):
     """A configuration file is unusable.
 
     The message always carries the file, the key path (or line) and the expectation,

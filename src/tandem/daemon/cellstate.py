@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.manager.coordinator import coordinator_of
@@ -55,7 +56,7 @@ class CellState:
                 self.rings[ring] = state
                 if old is not None or state != RingState.UNKNOWN:
                     network = next((r.name for r in self.config.rings if r.ring == ring), "?")
-                    self.events.add("ring", detail=f"ring {ring} ({network}) {state.value}",
+                    self.events.add(EventKind.RING, detail=f"ring {ring} ({network}) {state.value}",
                                     ring=ring)
 
     def update(self, members: frozenset[int], claims: Mapping[int, PeerClaims],
@@ -69,7 +70,7 @@ class CellState:
         self.withdrawn = frozenset(withdrawn)
         quorum = self._quorum(members, disk)
         if quorum.quorate != self.quorum.quorate:
-            self.events.add("quorum", node=self.name(self.local_id), detail=quorum.reason,
+            self.events.add(EventKind.QUORUM, node=self.name(self.local_id), detail=quorum.reason,
                             quorate=quorum.quorate)
         self.quorum = quorum
         reported = {m: claims[m].claims.members for m in members if m in claims}
@@ -78,7 +79,7 @@ class CellState:
         if coordinator == self.coordinator:
             return False
         who = self.name(coordinator)
-        self.events.add("coordinator", node=who, detail=f"coordinator is {who}")
+        self.events.add(EventKind.COORDINATOR, node=who, detail=f"coordinator is {who}")
         self.coordinator = coordinator
         return True
 

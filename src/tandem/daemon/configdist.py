@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig, ConfigError, parse_config
 from tandem.daemon.configpush import (
     MAX_SENDS,
@@ -57,7 +58,7 @@ class ConfigDistribution:
             install(self.path, text)
         self.sender.push(config.config_version, text)
         members = self.send_due(now, config.config_version, versions, send)
-        self.events.add("config_push", node=self.names[self.local_id],
+        self.events.add(EventKind.CONFIG_PUSH, node=self.names[self.local_id],
                         detail=f"version {config.config_version} sent to "
                                f"{', '.join(self.names[m] for m in members) or 'nobody'}")
         return {"version": config.config_version,
@@ -69,7 +70,7 @@ class ConfigDistribution:
         sends = self.sender.due(now, self.local_id, running, dict(versions),
                                 lambda: self._running_text(running))
         for member in sends.gave_up:
-            self.events.add("config_refused", node=self.names[member],
+            self.events.add(EventKind.CONFIG_REFUSED, node=self.names[member],
                             detail=f"still on an older version after {MAX_SENDS} sends of "
                                    f"version {sends.version}")
         if sends.members:
@@ -105,7 +106,7 @@ class ConfigDistribution:
         try:
             self.reload(parse_config(text, self.source))
         except (ConfigError, ValueError) as exc:
-            self.events.add("config_refused", node=self.names[self.local_id],
+            self.events.add(EventKind.CONFIG_REFUSED, node=self.names[self.local_id],
                             detail=f"version {version} from {self.names.get(sender)}: {exc}")
             return
         if self.path is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from tandem.common.events import EventKind
 from tandem.daemon.events import EventLog
 
 
@@ -22,7 +23,7 @@ class DiskStopWait:
 
     def note(self, stopping: frozenset[int], interval_s: float | None) -> None:
         for node_id in sorted(stopping - self.waiting):
-            self.events.add("fence_deferred", node=self.names[node_id],
+            self.events.add(EventKind.FENCE_DEFERRED, node=self.names[node_id],
                             detail="alive on the quorum disk, stopping its services: "
                                    "fenced once they are stopped")
         self.waiting = stopping

@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.act import act
 from tandem.daemon.cellstate import CellState, DiskStanding
@@ -139,7 +140,7 @@ class Engine:
         self._tasks = [loop.create_task(self.local_services.probe(), name="probe")]
         if self.env.device_checks:
             self._tasks.append(loop.create_task(self.fence_checks.run(), name="checks"))
-        self.events.add("daemon_start", node=self.local.name,
+        self.events.add(EventKind.DAEMON_START, node=self.local.name,
                         detail=f"incarnation {self.incarnation}, config version "
                                f"{self.config.config_version}")
 
@@ -180,7 +181,7 @@ class Engine:
         if self.net is not None:
             await asyncio.to_thread(self.net.stop)
         await asyncio.to_thread(self.disk.stop)
-        self.events.add("daemon_stop", node=self.local.name, detail="left the cell cleanly")
+        self.events.add(EventKind.DAEMON_STOP, node=self.local.name, detail="left the cell cleanly")
         self.events.close()
 
     # -- the cycle -------------------------------------------------------------------------
@@ -247,7 +248,7 @@ class Engine:
         asyncio.get_running_loop().call_later(delay, fire)
 
     def _paused(self, seconds: float) -> None:
-        self.events.add("paused", node=self.local.name,
+        self.events.add(EventKind.PAUSED, node=self.local.name,
                         detail=f"not scheduled for {seconds * 1000:.0f} ms")
 
     def transitions(self, changes: list[Transition]) -> None:
@@ -257,7 +258,7 @@ class Engine:
                     self.pacing.mark()
                 self.state_seen.pop(change.node_id, None)
             self.wake.set()
-            self.events.add("node", node=self.ids[change.node_id],
+            self.events.add(EventKind.NODE, node=self.ids[change.node_id],
                             detail=f"{change.old.value} -> {change.new.value}"
                                    + (f" ({change.note})" if change.note else ""),
                             state=change.new.value)
@@ -298,6 +299,6 @@ class Engine:
             self.detector.token_s = config.timing.token_ms / 1000.0
         if self.net is not None:
             self.net.retime(config.timing.heartbeat_ms / 1000.0, config.config_version)
-        self.events.add("config", node=self.local.name,
+        self.events.add(EventKind.CONFIG, node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"

@@ -1,5 +1,6 @@
-"""The engine's timeline: membership, quorum, fencing (and later service) events with
-millisecond wall-clock timestamps, kept in memory (bounded) and appended to a file."""
+"""The engine's timeline: membership, quorum, fencing and service events with
+millisecond wall-clock timestamps, kept in memory (bounded) and appended to a file.
+Their kinds are `tandem.common.events.EventKind`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tandem.common.events import EventKind
+
 log = logging.getLogger("tandemd.events")
 
 DEFAULT_CAPACITY = 5000
@@ -22,7 +25,7 @@ class Event:
     """One entry of the timeline."""
 
     ts_ms: int
-    kind: str
+    kind: EventKind
     node: str | None = None
     service: str | None = None
     detail: str = ""
@@ -44,7 +47,7 @@ class EventLog:
         self._file_broken = False
         self._handle: TextIO | None = None
 
-    def add(self, kind: str, *, node: str | None = None, service: str | None = None,
+    def add(self, kind: EventKind, *, node: str | None = None, service: str | None = None,
             detail: str = "", **data: Any) -> Event:
         event = Event(int(time.time() * 1000), kind, node, service, detail, data)
         self._seq += 1

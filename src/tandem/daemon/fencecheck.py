@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.fencing.base import FenceError, resolve_target
@@ -85,7 +86,7 @@ class FenceDeviceChecker:
         except (FenceError, TimeoutError) as exc:
             ok, detail = False, str(exc) or "no answer"
         if ok != health.ok:
-            kind = "fence_device_ok" if ok else "fence_device_failed"
+            kind = EventKind.FENCE_DEVICE_OK if ok else EventKind.FENCE_DEVICE_FAILED
             if health.ok is not None or not ok:
                 self.events.add(kind, node=node_name,
                                 detail=f"level {level} device {device_name}: {detail}")

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.events import EventLog
@@ -78,7 +79,7 @@ class Fencer:
         if task is not None and not task.done():
             return task
         self._on_change(self.ledger.fencing_started(node_id, self.clock.monotonic()))
-        self.events.add("fence_start", node=self.name(node_id), detail=reason)
+        self.events.add(EventKind.FENCE_START, node=self.name(node_id), detail=reason)
         task = asyncio.get_running_loop().create_task(self._run(node_id),
                                                       name=f"fence-{node_id}")
         self.tasks[node_id] = task
@@ -100,7 +101,7 @@ class Fencer:
         self._save_history()
         if result.success:
             self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic()))
-            self.events.add("fence_done", node=node.name, detail=result.message,
+            self.events.add(EventKind.FENCE_DONE, node=node.name, detail=result.message,
                             duration_ms=result.duration_ms, level=result.level,
                             devices=list(result.devices))
         else:
@@ -111,7 +112,7 @@ class Fencer:
         record = self.ledger.records[node_id]
         pause = retry_pause(record.fence_failures + 1)
         self._on_change(self.ledger.fence_failed(node_id, self.clock.monotonic(), pause, message))
-        self.events.add("fence_failed", node=self.name(node_id),
+        self.events.add(EventKind.FENCE_FAILED, node=self.name(node_id),
                         detail=f"{message}; next attempt in {pause:.0f} s",
                         duration_ms=duration_ms)
 
@@ -146,5 +147,5 @@ class Fencer:
             task.cancel()
         self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic(),
                                                     "acknowledged off by an operator"))
-        self.events.add("fence_ack", node=name, detail="operator confirmed it is off")
+        self.events.add(EventKind.FENCE_ACK, node=name, detail="operator confirmed it is off")
         return f"{name} marked fenced on the operator's word"

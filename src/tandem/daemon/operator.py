@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tandem.common.events import EventKind
 from tandem.daemon.services.requests import request_intent
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class Operator:
         """Operator override of wait-for-all."""
         engine = self.engine
         engine.cell.unblocked = True
-        engine.events.add("unblock", node=engine.local.name,
+        engine.events.add(EventKind.UNBLOCK, node=engine.local.name,
                           detail="operator lifted wait-for-all")
         engine.wake.set()
         return "wait-for-all lifted on this node"
@@ -65,7 +66,7 @@ class Operator:
         engine.store.set_intent(service, intent)
         engine.local_services.frozen = engine.store.frozen
         engine.pacing.mark()
-        engine.events.add("request", service=service, node=node,
+        engine.events.add(EventKind.REQUEST, service=service, node=node,
                           detail=f"{action}" + (f" to {node}" if node else ""))
         engine.state_changed()
         return f"{action} of {service} requested"

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tandem.common.errors import TandemError
 from tandem.config.model import DEFAULT_IPMI_PORT, FenceDeviceDef, NodeDef
 
 
@@ -23,7 +24,7 @@ class PowerState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-class FenceError(Exception):
+class FenceError(TandemError):
     """A fence action failed; the message is one line, fit for logs and status."""
 
     kind = "error"

@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tandem.common.errors import TandemError
+
 DEFAULT_MAXLEN = 1000
 FORMAT_VERSION = 1
 
 
-class FenceHistoryError(Exception):
+class FenceHistoryError(TandemError):
     """A saved history cannot be read back."""
 
 

@@ -17,13 +17,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tandem.common.errors import TandemError
 from tandem.config import ConfigError
 from tandem.config.loader import NAME_RE, read_bmc, read_interfaces
 from tandem.config.model import BmcDef, NodeInterface
 from tandem.config.reader import Section
 
 
-class InventoryError(Exception):
+class InventoryError(TandemError):
     """The inventory is missing or malformed, or lacks a node asked for; the message is
     one line that names the file."""
 

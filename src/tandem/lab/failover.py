@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig, ServiceDef
 from tandem.lab.nodes import NodeControl
 from tandem.lab.probe import HttpProbe, outage_ms
@@ -104,12 +105,12 @@ def breakdown(events: list[dict[str, Any]], fault_ms: int, victim: str) -> dict[
         found = [e["ts_ms"] for e in events if e["ts_ms"] >= fault_ms and pred(e)]
         return float(min(found) - fault_ms) if found else None
 
-    lost = first(lambda e: e["kind"] == "node" and e["node"] == victim
+    lost = first(lambda e: e["kind"] == EventKind.NODE and e["node"] == victim
                  and "-> lost" in e["detail"])
-    fence_start = first(lambda e: e["kind"] == "fence_start" and e["node"] == victim)
-    fenced = first(lambda e: e["kind"] == "fence_done" and e["node"] == victim)
-    started = first(lambda e: e["kind"] == "service_started")
-    ip_up = first(lambda e: e["kind"] == "resource_start" and e.get("resource")
+    fence_start = first(lambda e: e["kind"] == EventKind.FENCE_START and e["node"] == victim)
+    fenced = first(lambda e: e["kind"] == EventKind.FENCE_DONE and e["node"] == victim)
+    started = first(lambda e: e["kind"] == EventKind.SERVICE_STARTED)
+    ip_up = first(lambda e: e["kind"] == EventKind.RESOURCE_START and e.get("resource")
                   and "(ip)" in e["detail"] and e.get("ok"))
     return {"detected_ms": lost, "fence_started_ms": fence_start, "fenced_ms": fenced,
             "fencing_ms": (fenced - fence_start) if fenced is not None
@@ -148,6 +149,6 @@ def run_failover(control: NodeControl, config: ClusterConfig, service: str = "we
     return FailoverResult(
         service=service, fault=fault, from_node=owner, to_node=new_owner,
         fault_at=fault_at, outage_ms=outage_ms(samples, fault_at),
-        fenced=any(e["kind"] == "fence_done" and e["node"] == owner for e in timeline),
+        fenced=any(e["kind"] == EventKind.FENCE_DONE and e["node"] == owner for e in timeline),
         data_kept=(token in answer.body) if (answer and data_dir) else None,
         timeline=timeline, breakdown=breakdown(events, fault_ms, owner))

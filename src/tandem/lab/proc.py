@@ -12,10 +12,11 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tandem.common.errors import TandemError
 from tandem.util import daemonize
 
 
-class LabError(Exception):
+class LabError(TandemError):
     """A lab operation failed; the message is one line meant for the operator."""
 
 

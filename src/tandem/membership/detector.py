@@ -16,8 +16,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from tandem.common.errors import TandemError
 
-class MembershipError(Exception):
+
+class MembershipError(TandemError):
     """The detector was asked about a peer or ring it was not configured with."""
 
 

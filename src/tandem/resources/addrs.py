@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from tandem.common.errors import TandemError
+
 EEXIST, ENODEV, ERANGE, EADDRNOTAVAIL = 17, 19, 34, 99
 _lock = threading.Lock()
 _socket: IPRoute | None = None
@@ -40,7 +42,7 @@ IFA_F_NODAD = 0x02
 IpInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
-class AddressError(Exception):
+class AddressError(TandemError):
     """Netlink refused an address change; the message is one line."""
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Literal
 
+from tandem.common.errors import TandemError
+
 ParamType = Literal["string", "integer", "float", "boolean", "list", "table"]
 
 
@@ -88,7 +90,7 @@ class Timeouts:
     monitor: float = 20.0
 
 
-class ParamError(ValueError):
+class ParamError(TandemError, ValueError):
     """A resource's parameters do not fit its agent; names the resource and parameter."""
 
     def __init__(self, resource: str, param: str, problem: str) -> None:

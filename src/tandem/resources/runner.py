@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tandem.common.errors import EXIT_USAGE, TandemError
 from tandem.resources.base import (
     AgentResult,
     OcfCode,
@@ -34,8 +35,10 @@ TRUE_WORDS = ("true", "yes", "on", "1")
 FALSE_WORDS = ("false", "no", "off", "0")
 
 
-class ArgumentError(ValueError):
+class ArgumentError(TandemError, ValueError):
     """A command-line word that is not KEY=VALUE."""
+
+    exit_code = EXIT_USAGE
 
 
 def parse_value(spec: ParamSpec, text: str) -> Any:

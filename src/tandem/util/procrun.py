@@ -16,10 +16,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tandem.common.errors import TandemError
+
 REAP_TIMEOUT_S = 5.0
 
 
-class CommandError(Exception):
+class CommandError(TandemError):
     """A command could not be run or did not finish; the message is one line."""
 
 

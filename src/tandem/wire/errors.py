@@ -6,8 +6,10 @@ Every reason a packet can be refused has its own `BadPacket` subclass with a sho
 
 from __future__ import annotations
 
+from tandem.common.errors import TandemError
 
-class WireError(Exception):
+
+class WireError(TandemError):
     """Base class of everything the wire layer raises."""
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tandem.common.events import EventKind
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.manager.display import ServiceShow, show_service
@@ -46,7 +47,7 @@ class ServiceDisplay:
                 self.last_owner[svc.name] = old.owner
             if old is None or (old.state, old.owner) != (show.state, show.owner):
                 where = f" on {self.names[show.owner]}" if show.owner else ""
-                self.events.add("service", node=self.names.get(show.owner or 0),
+                self.events.add(EventKind.SERVICE, node=self.names.get(show.owner or 0),
                                 service=svc.name, detail=f"{show.state}{where}"
                                 + (f" ({show.note})" if show.note else ""), state=show.state)
             self.shown[svc.name] = show

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from tandem.common.events import RESOURCE_KINDS, EventKind
 from tandem.config import ClusterConfig
 from tandem.config.model import ResourceDef, ServiceDef
 from tandem.daemon.clock import Clock, RealClock
@@ -121,7 +122,7 @@ class LocalServices:
         svc.report = ServiceReport(state, old.gen if gen is None else gen, self.clock.time(),
                                    old.error if error is None else error, restarts)
         if old.state != state:
-            self.events.add("local_service", node=self.node, service=svc.definition.name,
+            self.events.add(EventKind.LOCAL_SERVICE, node=self.node, service=svc.definition.name,
                             detail=f"{old.state.value} -> {state.value}"
                                    + (f": {error}" if error else ""), state=state.value)
         self.on_change()
@@ -148,10 +149,10 @@ class LocalServices:
         running = [r.running for r in results]
         if all(running):
             self._set(svc, LocalState.STARTED, gen=FOUND_RUNNING, error="")
-            self.events.add("probe", node=self.node, service=svc.definition.name,
+            self.events.add(EventKind.PROBE, node=self.node, service=svc.definition.name,
                             detail="found running")
         elif any(running) or any(not r.running and not r.stopped for r in results):
-            self.events.add("probe", node=self.node, service=svc.definition.name,
+            self.events.add(EventKind.PROBE, node=self.node, service=svc.definition.name,
                             detail="found partly running: stopping it")
             await self._stop_resources(svc, "cleanup after probe")
 
@@ -196,12 +197,13 @@ class LocalServices:
             result = await self._action("start", svc, res, agent)
             if not result.ok:
                 error = f"start of {res.name} failed: {result.message}"
-                self.events.add("service_failed", node=self.node, service=name, detail=error)
+                self.events.add(EventKind.SERVICE_FAILED, node=self.node, service=name,
+                                detail=error)
                 if await self._stop_resources(svc, "start failed", upto=index + 1):
                     self._set(svc, LocalState.FAILED, error=error)
                 return
         self._set(svc, LocalState.STARTED)
-        self.events.add("service_started", node=self.node, service=name,
+        self.events.add(EventKind.SERVICE_STARTED, node=self.node, service=name,
                         detail=f"all resources started in "
                                f"{(self.clock.monotonic() - started) * 1000:.0f} ms",
                         duration_ms=round((self.clock.monotonic() - started) * 1000))
@@ -230,18 +232,18 @@ class LocalServices:
                 failures.append(f"stop of {res.name} failed: {result.message}")
         if failures:
             self._set(svc, LocalState.STOP_FAILED, error="; ".join(failures))
-            self.events.add("stop_failed", node=self.node, service=name,
+            self.events.add(EventKind.STOP_FAILED, node=self.node, service=name,
                             detail="; ".join(failures))
             return False
         took_ms = round((self.clock.monotonic() - started) * 1000)
-        self.events.add("service_stopped", node=self.node, service=name,
+        self.events.add(EventKind.SERVICE_STOPPED, node=self.node, service=name,
                         detail=f"{why}; stopped in {took_ms} ms", duration_ms=took_ms)
         return True
 
     async def _action(self, action: str, svc: _Service, res: ResourceDef,
                       agent: ResourceAgent) -> AgentResult:
         result = await timed(action, agent, res.timeouts.get(action))
-        self.events.add(f"resource_{action}", node=self.node, service=svc.definition.name,
+        self.events.add(RESOURCE_KINDS[action], node=self.node, service=svc.definition.name,
                         detail=f"{res.name} ({res.agent}) "
                                f"{'ok' if result.ok else 'FAILED'} in "
                                f"{result.duration_s * 1000:.0f} ms"
@@ -278,7 +280,7 @@ class LocalServices:
             if svc.busy:
                 continue
             error = f"monitor of {res.name} failed: {result.message or result.code.name}"
-            self.events.add("monitor_failed", node=self.node, service=svc.definition.name,
+            self.events.add(EventKind.MONITOR_FAILED, node=self.node, service=svc.definition.name,
                             detail=error)
             self._run(svc, self._fail(svc, error))
             return

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from tandem.common.errors import TandemError
 from tandem.hpc.mgmt.errors import DataError
 
 T = TypeVar("T")
 _NAME_RE = re.compile(r"[A-Za-z0-9_.@+:-]+")
 
 
-class LineError(ValueError):
+class LineError(TandemError, ValueError):
     """What is wrong with one line (the reader adds file and line number)."""
 
 

@@ -1,8 +1,8 @@
 """Typed failures of the management toolkit.
 
-Each class carries the exit status the command-line boundary gives it, so the CLI has
-one mapping from failure to status: 1 for a check or action that failed, 2 for bad
-input (usage, a missing or malformed data file).
+Each class carries the exit status the command-line boundary gives it (`exit_code`, as
+every TandemError), so the CLI has one mapping from failure to status: 1 for a check or
+action that failed, 2 for bad input (usage, a missing or malformed data file).
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from tandem.common.errors import TandemError
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-class MgmtError(Exception):
+class MgmtError(TandemError):
     """Base of every toolkit failure; the message is one line meant for an operator."""
 
-    exit_status = EXIT_FAILED
+    exit_code = EXIT_FAILED
 
 
 class CheckFailed(MgmtError):
@@ -28,13 +30,13 @@ class CheckFailed(MgmtError):
 class DataError(MgmtError):
     """A data file is missing, unreadable or malformed; names the file and line."""
 
-    exit_status = EXIT_BAD_INPUT
+    exit_code = EXIT_BAD_INPUT
 
 
 class UsageProblem(MgmtError):
     """The tool was asked for an action it does not have, or lacks a needed setting."""
 
-    exit_status = EXIT_BAD_INPUT
+    exit_code = EXIT_BAD_INPUT
 
 
 @contextlib.contextmanager

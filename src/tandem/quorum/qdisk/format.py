@@ -24,6 +24,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from tandem.common.errors import TandemError
+
 BLOCK_SIZE = 4096
 MAX_NODES = 16
 FORMAT_VERSION = 1
@@ -42,7 +44,7 @@ _SCORE_OK = 0x01
 _HOLDING = 0x02  # the writer still runs services (it may not be fenced yet: qdisk.py)
 
 
-class QdiskError(Exception):
+class QdiskError(TandemError):
     """Anything that keeps the quorum disk from being used; the message is one line."""
 
 
