@@ -329,3 +329,31 @@ def test_local_actions_by_state() -> None:
     assert local(ServiceReport(LocalState.STARTED, 6), Assignment(2, 7)) == [
         Stop("web", "not assigned here")]
     assert local(ServiceReport(LocalState.STOP_FAILED, 6), Assignment(2, 7)) == []
+
+
+def test_one_reload_reaches_every_component(tmp_path: Path) -> None:
+    """A reload goes to every component through the same call (the quorum disk
+    included); a change that cannot apply live is refused naming the key, and nothing
+    of it is applied."""
+    text = cell_text(services=service_text(nodes=("n1", "n2")), extra=QDISK)
+
+    async def scenario(cell: SimCell) -> None:
+        await boot_all(cell)
+        assert await cell.run(5, until=lambda: cell.running("web") == ["n1"])
+        engine = cell.nodes["n1"].live
+        new = parse_config(text.replace("token_ms = 500", "token_ms = 800")
+                           .replace("tko = 4", "tko = 6")
+                           + service_text("db", ("n2", "n1")), "new.toml")
+        assert engine.reload(new).startswith("configuration reloaded")
+        components = (engine.cell, engine.fencer, engine.fence_checks, engine.disk)
+        assert all(c.config is new for c in components)
+        assert engine.detector.token_s == 0.8 and engine.pause.token_s == 0.8
+        disk = cell.nodes["n1"].disk
+        assert disk is not None and disk.config.tko == 6
+        assert "db" in engine.local_services.services and "db" in engine.store.known
+        moved = parse_config(text.replace("/dev/sim-qdisk", "/dev/other"), "bad.toml")
+        with pytest.raises(ValueError, match=r"^qdisk\.device: .*restart"):
+            engine.reload(moved)
+        assert engine.config is new and disk.config.tko == 6
+
+    play(tmp_path, text, scenario)
