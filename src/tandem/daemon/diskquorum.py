@@ -3,8 +3,7 @@ into what quorum needs (the disk's votes, this node's standing) and what status 
 
 from __future__ import annotations
 
-from typing import Any
-
+from tandem.common.status import QdiskNodeStatus, QdiskStatus
 from tandem.config import ClusterConfig, NodeDef
 from tandem.quorum.qdisk import QdiskView, QuorumDisk
 
@@ -76,18 +75,19 @@ class DiskQuorum:
         ok = self.score_ok()
         return not ok, not ok and self._passed
 
-    def status(self, names: dict[int, str]) -> dict[str, Any] | None:
+    def status(self, names: dict[int, str]) -> QdiskStatus | None:
         view = self.view()
         if view is None or self.config.qdisk is None:
             return None
-        return {
-            "device": self.config.qdisk.device, "label": self.config.qdisk.label,
-            "online": view.available, "state": view.state, "error": view.error,
-            "master": names.get(view.master) if view.master is not None else None,
-            "votes": view.votes, "configured_votes": self.config.qdisk.votes,
-            "my_score": view.my_score, "max_score": view.max_score,
-            "score_ok": view.score_ok,
-            "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,
-                       "score": disk.score, "alive": disk.alive, "holding": disk.holding}
-                      for node_id, disk in sorted(view.nodes.items())],
-        }
+        return QdiskStatus(
+            device=self.config.qdisk.device, label=self.config.qdisk.label,
+            online=view.available, state=view.state, error=view.error,
+            master=names.get(view.master) if view.master is not None else None,
+            votes=view.votes, configured_votes=self.config.qdisk.votes,
+            my_score=view.my_score, max_score=view.max_score,
+            score_ok=view.score_ok,
+            nodes=tuple(QdiskNodeStatus(name=names.get(node_id, str(node_id)), id=node_id,
+                                        score=disk.score, alive=disk.alive,
+                                        holding=disk.holding)
+                        for node_id, disk in sorted(view.nodes.items())),
+        )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tandem.common.events import EventKind
+from tandem.common.status import ServiceStatus
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.daemon.localsvc import LocalServices
@@ -248,7 +249,7 @@ class ServiceSync:
             self.shown[svc.name] = show
 
     # -- status and operator requests ----------------------------------------------------------
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[ServiceStatus]:
         rows = []
         local = self.local.report()
         reports = dict(self.reports)
@@ -257,16 +258,15 @@ class ServiceSync:
             show = self.shown.get(svc.name, ServiceShow("stopped", None, ""))
             intent = effective_intent(svc, self.intents)
             last = self.last_owner.get(svc.name)
-            rows.append({"name": svc.name, "state": show.state,
-                         "owner": self.names.get(show.owner) if show.owner else None,
-                         "last_owner": self.names.get(last) if last else None,
-                         "note": show.note, "enabled": intent.enabled,
-                         "frozen": intent.frozen,
-                         "placement": self.names.get(self.placement.get(
-                             svc.name, Assignment()).node),
-                         "since": (reports[show.owner].get(svc.name).since
-                                   if show.owner in reports else None),
-                         "local": local.get(svc.name).state.value})
+            rows.append(ServiceStatus(
+                name=svc.name, state=show.state,
+                owner=self.names.get(show.owner) if show.owner else None,
+                last_owner=self.names.get(last) if last else None,
+                note=show.note, enabled=intent.enabled, frozen=intent.frozen,
+                placement=self.names.get(self.placement.get(svc.name, Assignment()).node),
+                since=(reports[show.owner].get(svc.name).since
+                       if show.owner in reports else None),
+                local=local.get(svc.name).state.value))
         return rows
 
     def request(self, service: str, action: str, node: str | None) -> str:
