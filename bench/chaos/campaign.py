@@ -69,7 +69,7 @@ class FaultRecord:
     unexpected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     owners_before: dict[str, str] = field(default_factory=dict)
-    owners_after: dict[str, str] = field(default_factory=dict)
+    owners_after: dict[str, str | None] = field(default_factory=dict)
     abandon: bool = False
     qdisk: bool = False  # the cell had a quorum disk
 
@@ -207,7 +207,7 @@ class CellRun:
         for node in self.cell.nodes:
             status = self.cell.status(node)
             if status is not None:
-                return {r["name"]: r["owner"] for r in status["services"] if r["owner"]}
+                return {r.name: r.owner for r in status.services if r.owner}
         raise ChaosError("no daemon answers")
 
     def one_fault(self, index: int) -> FaultRecord | None:
@@ -258,7 +258,7 @@ class CellRun:
                 record.recovery_s = done
                 record.client_outage_s = self.client.outage(inj.at)
                 record.unexpected += _unexpected(inj, status, before, self.cell)
-                record.owners_after = {r["name"]: r["owner"] for r in status["services"]}
+                record.owners_after = {r.name: r.owner for r in status.services}
                 if done > inj.budget_s:
                     record.violations.append(f"late: back after {done:.1f} s, expected "
                                              f"within {inj.budget_s:.1f} s")
@@ -273,7 +273,7 @@ class CellRun:
             if not self.cell.usable(node) or (inj.gone and node == inj.victim):
                 continue
             status = self.cell.status(node)
-            if status is not None and status["quorate"]:
+            if status is not None and status.quorate:
                 return status
         return None
 
@@ -281,18 +281,18 @@ class CellRun:
         """Seconds from the fault until every disrupted service was back and the client
         had an acknowledgement again; None while not yet."""
         if inj.gone and inj.victim is not None:
-            seen = next(r["state"] for r in status["nodes"] if r["name"] == inj.victim)
+            seen = next(r.state for r in status.nodes if r.name == inj.victim)
             if seen not in SETTLED:
                 return None  # not yet fenced: a restore now would race the fence
         worst = 0.0
-        for row in status["services"]:
-            if row["state"] != "started" or not row["owner"] or \
-                    (inj.gone and row["owner"] == inj.victim):
+        for row in status.services:
+            if row.state != "started" or not row.owner or \
+                    (inj.gone and row.owner == inj.victim):
                 return None
-            if row["name"] in inj.disrupted:
-                if row["since"] is None or row["since"] < inj.at:
+            if row.name in inj.disrupted:
+                if row.since is None or row.since < inj.at:
                     return None
-                worst = max(worst, row["since"] - inj.at)
+                worst = max(worst, row.since - inj.at)
         if DATA in inj.disrupted:
             ack = self.client.first_ack_after(inj.at + worst)
             return None if ack is None else max(worst, ack - inj.at)
@@ -326,13 +326,13 @@ def _unexpected(inj: Injected, status: Status, before: dict[str, str],
                 cell: Cell) -> list[str]:
     """Takeovers and fences the fault did not call for (not unsafe, but worth a look)."""
     found = []
-    for row in status["services"]:
-        if row["name"] in inj.disrupted or row["name"] in inj.may_restart:
+    for row in status.services:
+        if row.name in inj.disrupted or row.name in inj.may_restart:
             continue
-        if row["owner"] != before.get(row["name"]):
-            found.append(f"{row['name']} moved {before.get(row['name'])} -> {row['owner']}")
-        elif row["since"] is not None and row["since"] > inj.at:
-            found.append(f"{row['name']} restarted on {row['owner']}")
+        if row.owner != before.get(row.name):
+            found.append(f"{row.name} moved {before.get(row.name)} -> {row.owner}")
+        elif row.since is not None and row.since > inj.at:
+            found.append(f"{row.name} restarted on {row.owner}")
     for node in cell.nodes:
         power = cell.power(node)
         if node != inj.victim and power.power == "off" and power.condition == "off":

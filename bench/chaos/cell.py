@@ -13,15 +13,15 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from chaos.cells import AUX, monitor_fail_file, stop_fail_file
 from chaos.labs import ChaosError, Lab
+from tandem.common.status import CellStatus
 from tandem.lab.proc import LabError, is_alive
 from tandem.lab.state import PowerRecord
 
 STATUS_TIMEOUT_S = 10.0
-Status = dict[str, Any]
+Status = CellStatus
 
 
 @dataclass
@@ -60,9 +60,8 @@ class Cell:
             return None
         if done.returncode != 0:
             return None
-        with contextlib.suppress(ValueError):
-            data: Status = json.loads(done.stdout)
-            return data
+        with contextlib.suppress(ValueError):  # cut short; a wrong document raises
+            return CellStatus.from_json(json.loads(done.stdout), f"status of {node}")
         return None
 
     def statuses(self, nodes: list[str]) -> dict[str, Status | None]:
@@ -107,8 +106,8 @@ class Cell:
                 found.append(f"{node}: no status")
                 continue
             found += _status_problems(node, status)
-            for row in status["services"]:
-                owners.setdefault(row["name"], set()).add(row["owner"])
+            for row in status.services:
+                owners.setdefault(row.name, set()).add(row.owner)
         found += [f"{svc}: owners disagree {sorted(map(str, who))}"
                   for svc, who in owners.items() if len(who) > 1]
         return found
@@ -172,16 +171,15 @@ class Cell:
 
 def _status_problems(node: str, status: Status) -> list[str]:
     found = []
-    if not status["quorate"]:
+    if not status.quorate:
         found.append(f"{node}: not quorate")
-    others = [f"{row['name']}={row['state']}" for row in status["nodes"]
-              if row["state"] != "online"]
+    others = [f"{row.name}={row.state}" for row in status.nodes if row.state != "online"]
     if others:
         found.append(f"{node} sees {' '.join(others)}")
-    if status["fencing"]:
-        found.append(f"{node} is fencing {status['fencing']}")
-    for row in status["services"]:
-        if row["state"] != "started" or not row["owner"]:
-            found.append(f"{node}: {row['name']} {row['state']}"
-                         + (f" ({row['note']})" if row.get("note") else ""))
+    if status.fencing:
+        found.append(f"{node} is fencing {list(status.fencing)}")
+    for row in status.services:
+        if row.state != "started" or not row.owner:
+            found.append(f"{node}: {row.name} {row.state}"
+                         + (f" ({row.note})" if row.note else ""))
     return found

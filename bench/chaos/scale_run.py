@@ -90,9 +90,9 @@ class SizeResult:
 def _all_started(status: Status | None, services: int, avoid: str | None = None) -> bool:
     if status is None:
         return False
-    rows = status["services"]
+    rows = status.services
     return len(rows) == services and all(
-        r["state"] == "started" and r["owner"] and r["owner"] != avoid for r in rows)
+        r.state == "started" and r.owner and r.owner != avoid for r in rows)
 
 
 def _wait(cell: Cell, services: int, timeout: float, what: str, *,
@@ -104,7 +104,7 @@ def _wait(cell: Cell, services: int, timeout: float, what: str, *,
         if status is not None and _all_started(status, services, avoid):
             return status
         time.sleep(POLL_S)
-    started = sum(1 for r in (status or {}).get("services", []) if r["state"] == "started")
+    started = sum(1 for r in status.services if r.state == "started") if status else 0
     raise ChaosError(f"{what}: only {started} of {services} services started after "
                      f"{timeout:g} s")
 
@@ -216,8 +216,8 @@ def _heartbeat_path(cell: Cell, result: SizeResult) -> None:
     for status in cell.statuses(cell.nodes).values():
         if not status:
             continue
-        lags.append(float(status.get("heartbeat", {}).get("max_lag_ms", 0.0)))
-        for counters in status.get("transport", {}).values():
+        lags.append(status.heartbeat.max_lag_ms if status.heartbeat else 0.0)
+        for counters in status.transport.values():
             dropped += sum(int(v) for k, v in counters.items()
                            if k.startswith("drop_") or k in ("tx_backlog", "socket_error"))
     result.heartbeat_lag_ms_max = max(lags, default=None)
@@ -254,16 +254,16 @@ def _node_loss(cell: Cell, services: int, result: SizeResult) -> None:
     before = cell.status("node1")
     if before is None:
         raise ChaosError("node1 does not answer before the node loss")
-    offline = [r["name"] for r in before["nodes"] if r["state"] != "online"]
+    offline = [r.name for r in before.nodes if r.state != "online"]
     if offline:
         result.notes.append(f"not online before the node loss: {', '.join(offline)}")
-    owners = [r["owner"] for r in before["services"]]
+    owners = [r.owner for r in before.services]
     victim = next((n for n in reversed(cell.nodes[1:]) if n in owners), None)
     if victim is None:
         raise ChaosError("no node but node1 runs a service")
-    owned = {r["name"] for r in before["services"] if r["owner"] == victim}
+    owned = {r.name for r in before.services if r.owner == victim}
     result.moved = len(owned)
-    coordinator = before["coordinator"] or "node1"
+    coordinator = before.coordinator or "node1"
     t_crash = time.time()
     cell.lab.control.crash(victim)
     _wait(cell, services, MOVE_TIMEOUT_S, "after the node loss", avoid=victim)

@@ -96,7 +96,7 @@ def stress_one(profile: Profile, scenario: str, duration_s: float, say: Say) -> 
         status = cell.status("node1")
         if status is None:
             raise ChaosError("node1 does not answer")
-        before = {r["name"]: r["owner"] for r in status["services"]}
+        before = {r.name: r.owner for r in status.services}
         t0 = time.time()
         busy = _cpu_ticks()
         hog = cpu_hog(duration_s) if scenario in ("cpu", "both") else None
@@ -150,12 +150,12 @@ def _busy_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 def _max_lag(cell: Cell) -> float:
-    lags = [float(s["heartbeat"].get("max_lag_ms", 0.0))
-            for s in cell.statuses(cell.nodes).values() if s and s.get("heartbeat")]
+    lags = [s.heartbeat.max_lag_ms for s in cell.statuses(cell.nodes).values()
+            if s and s.heartbeat]
     return max(lags, default=0.0)
 
 
-def _count(cell: Cell, start: float, end: float, before: dict[str, str],
+def _count(cell: Cell, start: float, end: float, before: dict[str, str | None],
            result: StressResult) -> None:
     for node in cell.nodes:
         for event in node_events(cell.lab, node):
@@ -168,7 +168,7 @@ def _count(cell: Cell, start: float, end: float, before: dict[str, str],
                                       f"{event.get('service') or ''} {detail}")
 
 
-def _classify(kind: str, detail: str, event: dict[str, Any], before: dict[str, str],
+def _classify(kind: str, detail: str, event: dict[str, Any], before: dict[str, str | None],
               result: StressResult) -> bool:
     """Count one event; True if it is a sign of a spurious reaction."""
     if kind == EventKind.SERVICE_STARTED:

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import jsonschema
 import pytest
 from test_services_recovery import OwnerWatch, service, started_on
 
 from enginekit import Cell, fence_starts, running_cell
 from labkit import wait_for
+from tandem.common.status import schema
 
 pytestmark = pytest.mark.lab
 
@@ -70,6 +72,7 @@ def test_status_shows_the_quorum_disk(tmp_path: Path) -> None:
     with qdisk_cell(tmp_path, "qds") as cell:
         status = cell.status("node1")
         assert status is not None and status["quorum"]["expected"] == 3
+        jsonschema.validate(status, schema())  # a real daemon's status fits the contract
         qdisk = status["qdisk"]
         assert {"device", "master", "votes", "nodes"} <= set(qdisk)
         assert qdisk["votes"] == 1 and qdisk["device"] == "/dev/tandem/qd"

@@ -92,7 +92,7 @@ def _raising(exc: BaseException) -> object:
 def test_main_maps_an_error_to_its_code_and_one_line(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         error: TandemError, code: int) -> None:
-    monkeypatch.setattr(status_cmd, "call", _raising(error))
+    monkeypatch.setattr(status_cmd, "cell_status", _raising(error))
     assert main(["status"]) == code
     captured = capsys.readouterr()
     assert captured.err == f"tandem: error: {error}\n" and "\n" not in str(error)
@@ -100,7 +100,7 @@ def test_main_maps_an_error_to_its_code_and_one_line(
 
 
 def test_any_other_exception_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(status_cmd, "call", _raising(KeyError("a bug")))
+    monkeypatch.setattr(status_cmd, "cell_status", _raising(KeyError("a bug")))
     with pytest.raises(KeyError):
         main(["status"])
 

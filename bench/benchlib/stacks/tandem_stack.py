@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from benchlib.cells import SERVICE
 from benchlib.errors import BenchError
 from benchlib.runs import Run
 from benchlib.stacks.base import Stack
-from tandem.lab.failover import node_status, run_failover
+from tandem.common.status import CellStatus
+from tandem.lab.failover import cell_status, run_failover
 
 
 class TandemStack(Stack):
@@ -23,19 +22,19 @@ class TandemStack(Stack):
     def start_node(self, node: str) -> None:
         """The lab starts tandemd itself when it boots a node of a `--start` lab."""
 
-    def _status(self) -> dict[str, Any] | None:
+    def _status(self) -> CellStatus | None:
         for node in self.lab.node_names():
             if self.lab.control.power(node).power == "on":
-                status = node_status(self.lab.control, node)
+                status = cell_status(self.lab.control, node)
                 if status is not None:
                     return status
         return None
 
     def ready(self) -> str | None:
         status = self._status()
-        if status is None or not status.get("quorate"):
+        if status is None or not status.quorate:
             return None
-        if any(n["state"] != "online" for n in status["nodes"]):
+        if any(n.state != "online" for n in status.nodes):
             return None
         return _started_on(status)
 
@@ -73,8 +72,6 @@ class TandemStack(Stack):
         return [pid] if pid else []
 
 
-def _started_on(status: dict[str, Any]) -> str | None:
-    for row in status.get("services", []):
-        if row["name"] == SERVICE and row["state"] == "started" and row["owner"]:
-            return str(row["owner"])
-    return None
+def _started_on(status: CellStatus) -> str | None:
+    row = status.service(SERVICE)
+    return row.owner if row and row.state == "started" and row.owner else None

@@ -8,6 +8,7 @@ import socket
 from typing import Any
 
 from tandem.common.errors import TandemError
+from tandem.common.status import CellStatus
 
 DEFAULT_SOCKET = "/run/tandem/tandemd.sock"
 
@@ -55,3 +56,9 @@ def call(command: str, args: dict[str, Any] | None = None, *, timeout: float = 1
     if not response.get("ok"):
         raise ControlError(str(response.get("error", "request failed")))
     return response.get("result")
+
+
+def cell_status(timeout: float = 10.0) -> CellStatus:
+    """The local daemon's status (`tandem status`); ControlError if it does not answer,
+    RecordError if the answer is not a status."""
+    return CellStatus.from_json(call("status", timeout=timeout), "tandemd status")

@@ -16,63 +16,63 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from tandem.cli.client import ControlError, call, socket_path
+from tandem.cli.client import ControlError, call, cell_status, socket_path
 from tandem.cli.guard import guarded
 from tandem.cli.svc_cmd import DEFAULT_TIMEOUT_S, request_and_wait
 from tandem.common.errors import TandemError
+from tandem.common.status import CellStatus
 
 QUIET_NO_ANSWER = 2  # `clustat -Q`: 0 quorate, 1 not quorate, 2 no answer
 
 
 # -- clustat -------------------------------------------------------------------------------
-def clustat_text(status: dict[str, Any], service: str | None, member: str | None) -> str:
+def clustat_text(status: CellStatus, service: str | None, member: str | None) -> str:
     """The member table and the service table, in the layout of the old clustat."""
-    lines = [f"Cluster Status for {status['cluster']} @ {time.strftime('%a %b %d %H:%M:%S %Y')}",
-             f"Member Status: {'Quorate' if status['quorate'] else 'Inquorate'}, "
+    lines = [f"Cluster Status for {status.cluster} @ {time.strftime('%a %b %d %H:%M:%S %Y')}",
+             f"Member Status: {'Quorate' if status.quorate else 'Inquorate'}, "
              f"Group Member", ""]
     if service is None:
         lines += [f"  {'Member Name':<32} {'ID':>4}   Status", f"  {'------ ----':<32} "
                   f"{'----':>4}   ------"]
-        for node in status["nodes"]:
-            if member is not None and node["name"] != member:
+        for node in status.nodes:
+            if member is not None and node.name != member:
                 continue
-            flags = [node["state"].capitalize()]
-            if node["local"]:
+            flags = [node.state.capitalize()]
+            if node.local:
                 flags.append("Local")
-            if status.get("coordinator") == node["name"]:
+            if status.coordinator == node.name:
                 flags.append("Coordinator")
-            lines.append(f"  {node['name']:<32} {node['id']:>4}   {', '.join(flags)}")
-        qdisk = status.get("qdisk")
-        if qdisk and member is None:
-            state = "Online" if qdisk.get("online") else "Offline"
-            lines.append(f"  {'/dev/block ' + str(qdisk.get('device', '')):<32} "
+            lines.append(f"  {node.name:<32} {node.id:>4}   {', '.join(flags)}")
+        if status.qdisk and member is None:
+            state = "Online" if status.qdisk.online else "Offline"
+            lines.append(f"  {'/dev/block ' + status.qdisk.device:<32} "
                          f"{'0':>4}   {state}, Quorum Disk")
         lines.append("")
     if member is None:
         lines += [f"  {'Service Name':<24} {'Owner (Last)':<28} State",
                   f"  {'------- ----':<24} {'----- ------':<28} -----"]
-        for row in status.get("services", []):
-            if service is not None and row["name"] != service:
+        for row in status.services:
+            if service is not None and row.name != service:
                 continue
-            owner = row["owner"] or (f"({row['last_owner']})" if row["last_owner"] else "(none)")
-            lines.append(f"  service:{row['name']:<16} {owner:<28} {row['state']}")
+            owner = row.owner or (f"({row.last_owner})" if row.last_owner else "(none)")
+            lines.append(f"  service:{row.name:<16} {owner:<28} {row.state}")
     return "\n".join(lines)
 
 
-def clustat_xml(status: dict[str, Any]) -> str:
+def clustat_xml(status: CellStatus) -> str:
     root = ET.Element("clustat", version="tandem")
-    ET.SubElement(root, "cluster", name=status["cluster"],
-                  config_version=str(status.get("config_version", "")))
-    ET.SubElement(root, "quorum", quorate="1" if status["quorate"] else "0",
+    ET.SubElement(root, "cluster", name=status.cluster,
+                  config_version=str(status.config_version))
+    ET.SubElement(root, "quorum", quorate="1" if status.quorate else "0",
                   groupmember="1")
     nodes = ET.SubElement(root, "nodes")
-    for node in status["nodes"]:
-        ET.SubElement(nodes, "node", name=node["name"], state=node["state"],
-                      local="1" if node["local"] else "0", nodeid=f"0x{node['id']:08x}")
+    for node in status.nodes:
+        ET.SubElement(nodes, "node", name=node.name, state=node.state,
+                      local="1" if node.local else "0", nodeid=f"0x{node.id:08x}")
     groups = ET.SubElement(root, "groups")
-    for row in status.get("services", []):
-        ET.SubElement(groups, "group", name=f"service:{row['name']}", state_str=row["state"],
-                      owner=row["owner"] or "none", last_owner=row["last_owner"] or "none")
+    for row in status.services:
+        ET.SubElement(groups, "group", name=f"service:{row.name}", state_str=row.state,
+                      owner=row.owner or "none", last_owner=row.last_owner or "none")
     ET.indent(root)
     return '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode")
 
@@ -90,9 +90,9 @@ def clustat_main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         while True:
-            status = call("status")
+            status = cell_status()
             if args.quiet:
-                return 0 if status["quorate"] else 1
+                return 0 if status.quorate else 1
             text = clustat_xml(status) if args.xml else \
                 clustat_text(status, args.service, args.member)
             if args.interval:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from tandem.cli.client import call
+from tandem.cli.client import call, cell_status
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json
 from tandem.config import load_config
@@ -55,9 +55,8 @@ def cmd_push(args: argparse.Namespace) -> int:
           f"{', '.join(answer['sent_to']) or 'no other member'}")
     deadline = time.monotonic() + args.timeout
     while True:
-        status = call("status")
-        behind = [n["name"] for n in status["nodes"]
-                  if n["state"] == "online" and (n["config_version"] or 0) < version]
+        behind = [n.name for n in cell_status().nodes
+                  if n.state == "online" and (n.config_version or 0) < version]
         if not behind:
             print(f"every online member of {config.name} runs version {version}")
             return 0

@@ -6,9 +6,10 @@ import argparse
 import time
 from typing import Any
 
-from tandem.cli.client import call
+from tandem.cli.client import call, cell_status
 from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, progress_line, table
+from tandem.common.status import CellStatus, NodeStatus, QdiskStatus
 
 
 def register(sub: Sub) -> None:
@@ -42,61 +43,62 @@ def register(sub: Sub) -> None:
     keygen.set_defaults(func=cmd_keygen)
 
 
-def _member_flags(node: dict[str, Any], status: dict[str, Any]) -> str:
-    flags = [node["state"].capitalize()]
-    if node["local"]:
+def _member_flags(node: NodeStatus, status: CellStatus) -> str:
+    flags = [node.state.capitalize()]
+    if node.local:
         flags.append("Local")
-    if status["coordinator"] == node["name"]:
+    if status.coordinator == node.name:
         flags.append("Coordinator")
     return ", ".join(flags)
 
 
-def render_status(status: dict[str, Any]) -> None:
+def render_status(status: CellStatus) -> None:
     """The clustat-like view of the cell."""
-    quorum = status["quorum"]
+    quorum = status.quorum
     stamp = time.strftime("%a %b %d %H:%M:%S %Y")
-    print(f"Cluster Status for {status['cluster']} @ {stamp}")
-    print(f"Member Status: {'Quorate' if status['quorate'] else 'Inquorate'} "
-          f"({quorum['reason']})")
+    print(f"Cluster Status for {status.cluster} @ {stamp}")
+    print(f"Member Status: {'Quorate' if status.quorate else 'Inquorate'} "
+          f"({quorum.reason})")
     print()
     table(["Member Name", "ID", "Status", "Rings", "Since"],
-          [[n["name"], n["id"], _member_flags(n, status),
-            " ".join(f"{k}:{v}" for k, v in n["rings"].items()) or "-",
-            time.strftime("%H:%M:%S", time.localtime(n["since"]))]
-           for n in status["nodes"]])
-    qdisk = status.get("qdisk")
-    if qdisk:
-        nodes = ", ".join(f"{n['name']}:{'alive' if n['alive'] else 'dead'}/{n['score']}"
-                          for n in qdisk["nodes"])
-        print(f"Quorum Disk {qdisk['device']}: {'online' if qdisk['online'] else 'OFFLINE'}"
-              f", master {qdisk['master'] or 'none'}, {qdisk['votes']} vote(s), "
-              f"score {qdisk['my_score']}/{qdisk['max_score']}"
-              + (f", {nodes}" if nodes else "") + (f" ({qdisk['error']})" if qdisk["error"]
-                                                   else ""))
-    rings = ", ".join(f"{r['network']} (ring {r['ring']}) {r['state']}"
-                      for r in status["rings"])
-    print(f"\nRings: {rings}" + ("  -- redundancy degraded" if status["redundancy_degraded"]
+          [[n.name, n.id, _member_flags(n, status),
+            " ".join(f"{k}:{v}" for k, v in n.rings.items()) or "-",
+            time.strftime("%H:%M:%S", time.localtime(n.since))]
+           for n in status.nodes])
+    if status.qdisk:
+        _render_qdisk(status.qdisk)
+    rings = ", ".join(f"{r.network} (ring {r.ring}) {r.state}" for r in status.rings)
+    print(f"\nRings: {rings}" + ("  -- redundancy degraded" if status.redundancy_degraded
                                  else ""))
-    if status.get("services"):
+    if status.services:
         print()
         table(["Service", "Owner", "Last owner", "State", "Note"],
-              [[row["name"], row["owner"] or "-", row["last_owner"] or "-", row["state"],
-                row["note"] or ""] for row in status["services"]])
-    if status["fencing"]:
-        print(f"Fencing in progress: {', '.join(status['fencing'])}")
-    for device in status.get("fence_devices", []):
-        if device["state"] == "failed":
-            print(f"FENCE DEVICE FAILED: {device['device']} (level {device['level']}) for "
-                  f"{device['node']}: {device['detail']}")
-    if status["manual_fence_pending"]:
+              [[row.name, row.owner or "-", row.last_owner or "-", row.state,
+                row.note or ""] for row in status.services])
+    if status.fencing:
+        print(f"Fencing in progress: {', '.join(status.fencing)}")
+    for device in status.fence_devices:
+        if device.state == "failed":
+            print(f"FENCE DEVICE FAILED: {device.device} (level {device.level}) for "
+                  f"{device.node}: {device.detail}")
+    if status.manual_fence_pending:
         print("Waiting for an operator: tandem fence ack "
-              + " | ".join(status["manual_fence_pending"]))
+              + " | ".join(status.manual_fence_pending))
+
+
+def _render_qdisk(qdisk: QdiskStatus) -> None:
+    nodes = ", ".join(f"{n.name}:{'alive' if n.alive else 'dead'}/{n.score}"
+                      for n in qdisk.nodes)
+    print(f"Quorum Disk {qdisk.device}: {'online' if qdisk.online else 'OFFLINE'}"
+          f", master {qdisk.master or 'none'}, {qdisk.votes} vote(s), "
+          f"score {qdisk.my_score}/{qdisk.max_score}"
+          + (f", {nodes}" if nodes else "") + (f" ({qdisk.error})" if qdisk.error else ""))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = call("status")
+    status = cell_status()
     if args.json:
-        print_json(status)
+        print_json(status.to_json())
     else:
         render_status(status)
     return 0

@@ -7,10 +7,10 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 
-from tandem.cli.client import ControlError, call
+from tandem.cli.client import ControlError, call, cell_status
 from tandem.cli.common import Sub
+from tandem.common.status import CellStatus, ServiceStatus
 
 ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze")
 DEFAULT_TIMEOUT_S = 60.0
@@ -29,31 +29,30 @@ def register(sub: Sub) -> None:
     svc.set_defaults(func=cmd_svc)
 
 
-def service_row(status: dict[str, Any], service: str) -> dict[str, Any]:
-    for row in status.get("services", []):
-        if row["name"] == service:
-            return dict(row)
-    raise ControlError(f"unknown service {service!r}")
+def service_row(status: CellStatus, service: str) -> ServiceStatus:
+    row = status.service(service)
+    if row is None:
+        raise ControlError(f"unknown service {service!r}")
+    return row
 
 
-Check = Callable[[dict[str, Any]], bool]
+Check = Callable[[ServiceStatus], bool]
 
 
-def outcome_check(action: str, before: dict[str, Any], node: str | None,
+def outcome_check(action: str, before: ServiceStatus, node: str | None,
                   asked_at: float) -> Check:
     """When the request counts as done, judged on the service's status row."""
-    def started_on(row: dict[str, Any]) -> bool:
-        return row["state"] == "started" and (node is None or row["owner"] == node)
+    def started_on(row: ServiceStatus) -> bool:
+        return row.state == "started" and (node is None or row.owner == node)
 
     checks: dict[str, Check] = {
         "enable": started_on,
-        "disable": lambda row: row["state"] == "disabled",
+        "disable": lambda row: row.state == "disabled",
         "relocate": lambda row: started_on(row) and (node is not None
-                                                     or row["owner"] != before["owner"]),
-        "restart": lambda row: row["state"] == "started" and (row.get("since") or 0)
-        > asked_at,
-        "freeze": lambda row: row["state"] == "frozen",
-        "unfreeze": lambda row: row["state"] != "frozen",
+                                                     or row.owner != before.owner),
+        "restart": lambda row: row.state == "started" and (row.since or 0) > asked_at,
+        "freeze": lambda row: row.state == "frozen",
+        "unfreeze": lambda row: row.state != "frozen",
     }
     return checks[action]
 
@@ -61,7 +60,7 @@ def outcome_check(action: str, before: dict[str, Any], node: str | None,
 def request_and_wait(action: str, service: str, node: str | None, timeout: float,
                      *, wait: bool = True, say: Callable[[str], None] | None = None) -> int:
     """Send the request to the local daemon and follow the service until done."""
-    before = service_row(call("status"), service)
+    before = service_row(cell_status(), service)
     asked_at = time.time()
     print(call("svc", {"action": action, "service": service, "node": node}))
     if not wait:
@@ -71,10 +70,10 @@ def request_and_wait(action: str, service: str, node: str | None, timeout: float
     last = ""
     failed_since: float | None = None
     while True:
-        status = call("status")
+        status = cell_status()
         row = service_row(status, service)
-        line = f"{service}: {row['state']}" + (f" on {row['owner']}" if row["owner"] else "") \
-            + (f" ({row['note']})" if row["note"] else "")
+        line = f"{service}: {row.state}" + (f" on {row.owner}" if row.owner else "") \
+            + (f" ({row.note})" if row.note else "")
         if line != last and say is not None:
             say(line)
         last = line
@@ -83,7 +82,7 @@ def request_and_wait(action: str, service: str, node: str | None, timeout: float
             return 0
         # "failed" can be a passing state: a failed stop is followed by fencing, and then
         # by the recovery. It is the answer only once nothing is being fenced for a while.
-        if row["state"] == "failed" and not status.get("fencing"):
+        if row.state == "failed" and not status.fencing:
             failed_since = failed_since or time.monotonic()
         else:
             failed_since = None

@@ -17,7 +17,7 @@ def handlers(engine: Engine) -> dict[str, Handler]:
     operator = Operator(engine)
 
     async def status(_: dict[str, Any]) -> Any:
-        return engine_status(engine)
+        return engine_status(engine).to_json()
 
     async def events(args: dict[str, Any]) -> Any:
         since = int(args.get("since", 0))

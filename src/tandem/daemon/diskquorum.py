@@ -8,8 +8,9 @@ Everything here runs on the engine's loop; the disk thread is only read through
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
+from tandem.common.status import QdiskNodeStatus, QdiskStatus
 from tandem.config import ClusterConfig, NodeDef
 from tandem.daemon.cellstate import DiskStanding
 from tandem.quorum.qdisk.config import QdiskDef
@@ -113,18 +114,18 @@ class DiskQuorum:
         disk = view.nodes.get(node_id) if view is not None and view.available else None
         return disk is not None and disk.alive and disk.holding
 
-    def status(self, names: dict[int, str]) -> dict[str, Any] | None:
+    def status(self, names: dict[int, str]) -> QdiskStatus | None:
         view, qdisk = self.view(), self.qdisk
         if view is None or qdisk is None:
             return None
-        return {
-            "device": qdisk.device, "label": qdisk.label,
-            "online": view.available, "state": view.state, "error": view.error,
-            "master": names.get(view.master) if view.master is not None else None,
-            "votes": view.votes, "configured_votes": qdisk.votes,
-            "my_score": view.my_score, "max_score": view.max_score,
-            "score_ok": view.score_ok,
-            "nodes": [{"name": names.get(node_id, str(node_id)), "id": node_id,
-                       "score": disk.score, "alive": disk.alive, "holding": disk.holding}
-                      for node_id, disk in sorted(view.nodes.items())],
-        }
+        return QdiskStatus(
+            device=qdisk.device, label=qdisk.label, online=view.available,
+            state=view.state, error=view.error,
+            master=names.get(view.master) if view.master is not None else None,
+            votes=view.votes, configured_votes=qdisk.votes, my_score=view.my_score,
+            max_score=view.max_score, score_ok=view.score_ok,
+            nodes=tuple(QdiskNodeStatus(name=names.get(node_id, str(node_id)), id=node_id,
+                                        score=disk.score, alive=disk.alive,
+                                        holding=disk.holding)
+                        for node_id, disk in sorted(view.nodes.items())),
+        )

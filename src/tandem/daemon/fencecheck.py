@@ -10,9 +10,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from tandem.common.events import EventKind
+from tandem.common.status import FenceDeviceStatus
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.fencing.base import FenceError, resolve_target
@@ -36,10 +36,11 @@ class DeviceHealth:
     detail: str = "not checked yet"
     checked_at: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "level": self.level, "device": self.device,
-                "state": "unknown" if self.ok is None else ("ok" if self.ok else "failed"),
-                "detail": self.detail, "checked_at": round(self.checked_at, 3)}
+    def to_status(self) -> FenceDeviceStatus:
+        return FenceDeviceStatus(
+            node=self.node, level=self.level, device=self.device,
+            state="unknown" if self.ok is None else ("ok" if self.ok else "failed"),
+            detail=self.detail, checked_at=round(self.checked_at, 3))
 
 
 class FenceDeviceChecker:
@@ -93,5 +94,5 @@ class FenceDeviceChecker:
         health.ok, health.detail, health.checked_at = ok, detail, time.time()
         return health
 
-    def status(self) -> list[dict[str, Any]]:
-        return [h.to_dict() for h in self.health.values()]
+    def status(self) -> list[FenceDeviceStatus]:
+        return [h.to_status() for h in self.health.values()]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.common.events import EventKind
+from tandem.common.status import CellStatus
 from tandem.config import ClusterConfig, ServiceDef
 from tandem.lab.nodes import NodeControl
 from tandem.lab.probe import HttpProbe, outage_ms
@@ -38,6 +39,7 @@ def _data_dir(svc: ServiceDef) -> str | None:
 
 
 def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
+    """`tandem status --json` of `node`, as a document; None if it does not answer."""
     try:
         done = subprocess.run(control.exec_argv(node, ["tandem", "status", "--json"]),
                               capture_output=True, text=True, timeout=10)
@@ -49,16 +51,21 @@ def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
     return result
 
 
+def cell_status(control: NodeControl, node: str) -> CellStatus | None:
+    """The status of `node`'s daemon, typed; None if it does not answer."""
+    document = node_status(control, node)
+    return CellStatus.from_json(document, f"status of {node}") if document else None
+
+
 def wait_started(control: NodeControl, observer: str, service: str,
                  timeout: float = 60.0, *, not_on: str | None = None) -> str:
     """Wait until `service` is started somewhere (other than `not_on`); its owner."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = node_status(control, observer)
-        for row in status["services"] if status else []:
-            if row["name"] == service and row["state"] == "started" and row["owner"] \
-                    and row["owner"] != not_on:
-                return str(row["owner"])
+        status = cell_status(control, observer)
+        row = status.service(service) if status else None
+        if row and row.state == "started" and row.owner and row.owner != not_on:
+            return row.owner
         time.sleep(0.1)
     raise LabError(f"service {service} did not start within {timeout:g} s")
 

@@ -4,9 +4,9 @@ event when that changes, and the rows of `tandem status`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from tandem.common.events import EventKind
+from tandem.common.status import ServiceStatus
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.manager.display import ServiceShow, show_service
@@ -54,7 +54,7 @@ class ServiceDisplay:
 
     def rows(self, config: ClusterConfig, reports: Mapping[int, NodeReport],
              local_id: int, intents: Mapping[str, Intent],
-             placement: Mapping[str, Assignment]) -> list[dict[str, Any]]:
+             placement: Mapping[str, Assignment]) -> list[ServiceStatus]:
         """The services part of `tandem status`."""
         rows = []
         local = reports[local_id]
@@ -62,15 +62,14 @@ class ServiceDisplay:
             show = self.shown.get(svc.name, ServiceShow("stopped", None, ""))
             intent = effective_intent(svc, intents)
             last = self.last_owner.get(svc.name)
-            rows.append({"name": svc.name, "state": show.state,
-                         "owner": self.names.get(show.owner) if show.owner else None,
-                         "last_owner": self.names.get(last) if last else None,
-                         "note": show.note, "enabled": intent.enabled,
-                         "frozen": intent.frozen,
-                         "placement": self.names.get(placement.get(
-                             svc.name, Assignment()).node),
-                         "since": (reports[show.owner].get(svc.name).since
-                                   if show.owner is not None and show.owner in reports
-                                   else None),
-                         "local": local.get(svc.name).state.value})
+            owner = show.owner
+            rows.append(ServiceStatus(
+                name=svc.name, state=show.state,
+                owner=self.names.get(owner) if owner else None,
+                last_owner=self.names.get(last) if last else None,
+                note=show.note, enabled=intent.enabled, frozen=intent.frozen,
+                placement=self.names.get(placement.get(svc.name, Assignment()).node),
+                since=(reports[owner].get(svc.name).since
+                       if owner is not None and owner in reports else None),
+                local=local.get(svc.name).state.value))
         return rows
