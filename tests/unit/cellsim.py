@@ -30,7 +30,8 @@ from typing import Any
 
 from tandem.config import ClusterConfig, parse_config
 from tandem.config.model import ServiceDef
-from tandem.daemon.engine import CycleResult, Engine
+from tandem.daemon.cycle import CycleResult
+from tandem.daemon.engine import Engine
 from tandem.daemon.env import EngineEnv
 from tandem.daemon.netthread import NetSetup, NetSnapshot
 from tandem.daemon.operator import Operator
@@ -76,6 +77,7 @@ class SimNetwork:
         self.cell = cell
         self.setup = setup
         self.snapshot = NetSnapshot()
+        self.sent: list[tuple[MsgType, bytes, Any]] = []  # every message, in order
 
     def start(self) -> None:
         pass
@@ -85,6 +87,7 @@ class SimNetwork:
 
     def send(self, msg_type: MsgType, payload: bytes,
              dest_node_ids: Any = None) -> None:
+        self.sent.append((msg_type, payload, dest_node_ids))
         self.cell.post(self.setup.local, msg_type, payload, dest_node_ids)
 
     def publish(self, snapshot: NetSnapshot) -> None:

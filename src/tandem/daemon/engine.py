@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tandem.common.events import EventKind
@@ -20,6 +19,7 @@ from tandem.config import ClusterConfig
 from tandem.daemon.act import act
 from tandem.daemon.cellstate import CellState, DiskStanding
 from tandem.daemon.configdist import ConfigDistribution
+from tandem.daemon.cycle import CycleResult, make_detector, status_line
 from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.diskwait import DiskStopWait
 from tandem.daemon.env import EngineEnv, Network
@@ -37,34 +37,15 @@ from tandem.daemon.services.display import ServiceDisplay
 from tandem.daemon.services.executor import LocalServices
 from tandem.daemon.services.pacing import RoundPacing
 from tandem.daemon.services.store import ServiceStore
-from tandem.manager.actions import Action, Publish, describe
-from tandem.manager.decide import decide, service_view
-from tandem.manager.view import CellView
+from tandem.manager.actions import Publish
+from tandem.manager.decide import decide
 from tandem.membership.claims import HeartbeatClaims, PeerClaims
-from tandem.membership.detector import FailureDetector, MembershipView
+from tandem.membership.detector import MembershipView
 from tandem.membership.ledger import Ledger, NodeState, Transition
 
 log = logging.getLogger("tandemd.engine")
 
 STATE_PERIOD_S = 2.0
-
-
-@dataclass(frozen=True)
-class CycleResult:
-    """What one cycle saw and did: a status line for people and the log, and the actions
-    (compared in tests)."""
-
-    status: str
-    actions: tuple[Action, ...]
-
-
-def make_detector(config: ClusterConfig, local_id: int) -> FailureDetector:
-    peers = [n.id for n in config.nodes if n.id != local_id]
-    ring_peers = {r.ring: [n.id for n in config.nodes if n.id != local_id
-                           and n.interface_on(r.name) is not None]
-                  for r in config.rings if r.ring is not None}
-    return FailureDetector(local_id, peers, ring_peers.keys(),
-                           config.timing.token_ms / 1000.0, ring_peers=ring_peers)
 
 
 class Engine:
@@ -195,7 +176,7 @@ class Engine:
         published = act(self, actions)
         if view.services is not None:
             if round_began or published:
-                self._redraw(view)
+                self.display.redraw(self.config, view, self.store)
             self.pacing.done(now, self.clock.monotonic() - started)
         if self.disk.qdisk is not None:  # (no need to scan the services otherwise)
             self.disk.set_holding(self.local_services.holding)
@@ -206,25 +187,11 @@ class Engine:
         self.messages.send_config(now)
         if self.net is not None:
             self.net.publish(self._snapshot())
-        self.last_cycle = CycleResult(self._status_line(view, actions), tuple(actions))
+        self.last_cycle = CycleResult(status_line(view, self.cell.quorum, actions),
+                                      tuple(actions))
         if any(not isinstance(a, Publish) for a in actions):
             log.info("cycle: %s", self.last_cycle.status)
         return self.last_cycle
-
-    def _redraw(self, view: CellView) -> None:
-        assert view.services is not None
-        after = replace(service_view(view, view.services, self.store.placement),
-                        intents=dict(self.store.intents))
-        self.display.record(self.config, after, self.store.notes)
-
-    def _status_line(self, view: CellView, actions: list[Action]) -> str:
-        quorum = self.cell.quorum
-        head = (f"{'quorate' if quorum.quorate else 'not quorate'} "
-                f"({quorum.total_votes}/{quorum.needed} votes), coordinator "
-                f"{view.name(view.coordinator) if view.coordinator else 'none'}, members "
-                f"{','.join(view.name(m) for m in sorted(view.members))}")
-        done = [describe(a, self.ids) for a in actions]
-        return head + "; " + ("; ".join(done) if done else "nothing to do")
 
     def _snapshot(self) -> NetSnapshot:
         """What the heartbeats say until the next cycle (published after each)."""

@@ -4,14 +4,18 @@ event when that changes, and the rows of `tandem status`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from tandem.common.events import EventKind
 from tandem.common.status import ServiceStatus
 from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
+from tandem.daemon.services.store import ServiceStore
+from tandem.manager.decide import service_view
 from tandem.manager.display import ServiceShow, show_service
 from tandem.manager.model import Assignment, Intent, NodeReport
 from tandem.manager.placement import ServiceView, effective_intent, held
+from tandem.manager.view import CellView
 from tandem.membership.ledger import DOWN_SAFE
 
 
@@ -27,6 +31,14 @@ class ServiceDisplay:
     def owner(self, service: str) -> int | None:
         show = self.shown.get(service)
         return show.owner if show else None
+
+    def redraw(self, config: ClusterConfig, view: CellView, store: ServiceStore) -> None:
+        """Redraw after a round of the cycle `view`, with what the store holds now (the
+        round's placement and intents)."""
+        assert view.services is not None
+        after = replace(service_view(view, view.services, store.placement),
+                        intents=dict(store.intents))
+        self.record(config, after, store.notes)
 
     def record(self, config: ClusterConfig, view: ServiceView,
                notes: Mapping[str, str]) -> None:
