@@ -24,7 +24,6 @@ from chaos.faults import KINDS, Deck  # noqa: E402
 from chaos.holders import HolderSpec, HolderWatch  # noqa: E402
 from chaos.labs import PREFIX, chaos_lab  # noqa: E402
 from chaos.records import RecordClient  # noqa: E402
-
 from labkit import host_links, wait_for  # noqa: E402
 from tandem.lab.names import existing_labs  # noqa: E402
 
