@@ -1,6 +1,7 @@
 """Test-wide setup and the fixtures tests share.
 
-`tests/` is importable for the shared helpers (labkit, bmckit, mgmtkit). Lab tests need
+`tests/` is importable for the shared helpers (labkit, bmckit, mgmtkit), and `bench/`
+for the benchmarks' packages (benchlib, chaos), as the bench scripts see them. Lab tests need
 root; they are not skipped without it (a skip would hide that they did not run): the
 lab refuses with a one-line error and the test fails.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parent.parent / "bench"))
 
 from bmckit import BmcHandle, BmcLab
 from labkit import node_lab, stem_of, two_node_lab
