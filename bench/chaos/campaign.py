@@ -161,6 +161,7 @@ class CellRun:
         self.opts = opts
         self.result = result
         self.index = 0  # number of the last fault injected
+        self.label = f"{size}-node cell" + (" with a quorum disk" if qdisk else "")
 
     def run(self, first_index: int, count: int) -> None:
         """Inject `count` faults numbered from `first_index + 1` (see `self.index`)."""
@@ -185,12 +186,12 @@ class CellRun:
             attempts, acked = client.counts()
             self.result.attempts += attempts
             self.result.acked += acked
-        self.result.violations += [f"{self.size}-node cell: {v}"
+        self.result.violations += [f"{self.label}: {v}"
                                    for v in inquorate_fences(self.lab)]
         self._judge_watches(watch, holders)
         self.result.anomalies += self.cell.anomalies
         if self.cell.repowered:
-            self.result.anomalies.append(f"{self.size}-node cell: {self.cell.repowered} "
+            self.result.anomalies.append(f"{self.label}: {self.cell.repowered} "
                                          f"node(s) were off again after being powered on")
         self.result.daemon_deaths += self.cell.daemon_deaths
         odd = any(f.unexpected for f in self.result.faults[faults_before:])
@@ -202,10 +203,10 @@ class CellRun:
     def _judge_watches(self, *watches: SplitBrainWatch | HolderWatch) -> None:
         """A watch that looked too rarely proves nothing: that is a violation too."""
         for watch in watches:
-            self.result.watches.append(f"{self.size}-node cell: {watch.summary()}")
+            self.result.watches.append(f"{self.label}: {watch.summary()}")
             problem = watch.health()
             if problem:
-                self.result.violations.append(f"{self.size}-node cell: {problem}")
+                self.result.violations.append(f"{self.label}: {problem}")
 
     def _faults(self, count: int, watched: Callable[[], list[str]]) -> None:
         """The fault loop; `watched()` hands out what the watches saw since last asked."""
@@ -221,7 +222,7 @@ class CellRun:
             self.result.faults.append(record)
             self.opts.say(_progress_line(record, self.opts.faults))
             if record.abandon:
-                self.result.violations.append(f"{self.size}-node cell abandoned after "
+                self.result.violations.append(f"{self.label} abandoned after "
                                               f"fault {index}")
                 break
 

@@ -19,7 +19,7 @@ from tandem.lab.state import LabRecord
 from tandem.lab.timeline import events_file, fence_starts, inquorate_fences
 from tandem.lab.watch import HolderWatch, SplitBrainWatch
 
-__all__ = ["Cell", "dummy_holders", "dummy_service", "fence_starts", "running_cell",
+__all__ = ["Cell", "cell_of", "dummy_holders", "dummy_service", "fence_starts", "running_cell",
            "service", "started_on", "timelines_on_failure"]
 WATCH_INTERVAL_S = 0.05
 

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from benchlib.cells import service_vip
 from benchlib.errors import BenchError
@@ -26,7 +25,6 @@ from tandem.lab.proc import LabError, netns_inode, pids_in_netns, spawn_detached
 from tandem.lab.wait import WaitTimeout, wait_for
 
 Say = Callable[[str], None]
-T = TypeVar("T")
 READY_TIMEOUT_S = 120.0
 FAILOVER_TIMEOUT_S = 60.0
 NEW_OWNER_TIMEOUT_S = 30.0
