@@ -9,7 +9,8 @@ cable, packet loss, service kill, failing stop, planned relocation, quorum disk 
 removed), with the split-brain watch, an independent check of who
 holds each service, and a client writing numbered records through the service and
 reading them back after every fault. Prints a summary on stdout and writes
-bench/results/campaign.{json,md} (unless --no-save); exits 1 on any violation.
+bench/results/campaign.{json,md} (unless --no-save); exits 1 on any violation, healthy
+node fenced or daemon that died.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import argparse
 import json
 import sys
 
+from benchlib.cli import parser, run, say
+from benchlib.profiles import PROFILES
+from benchlib.report import write_results
 from chaos import summary
 from chaos.campaign import Options, run_campaign
-from chaos.cells import PROFILES
-from chaos.cli import run, save, say
 
 
 def measure(args: argparse.Namespace) -> int:
@@ -31,15 +33,15 @@ def measure(args: argparse.Namespace) -> int:
     text = summary.markdown(result)
     print(text)
     if not args.no_save:
-        for path in save(args.save_as, summary.to_json(result), text):
+        for path in write_results(args.save_as, summary.to_json(result), text):
             say(f"wrote {path}")
     if args.json:
         print(json.dumps(summary.to_json(result), indent=2))
-    return 1 if result.all_violations() else 0
+    return 1 if result.failures() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench/campaign.py", description=__doc__.split("\n")[1])
+    p = parser("bench/campaign.py", "The reliability campaign (a seeded sequence of faults).")
     p.add_argument("--faults", type=int, default=20, help="faults to inject (default 20)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--sizes", type=int, nargs="+", default=[2, 3], choices=range(2, 6),

@@ -19,6 +19,7 @@ from typing import Any
 
 from benchlib import compare, report
 from benchlib.cli import parser, run, say
+from benchlib.install import ensure_packages
 from benchlib.measure import repeat
 from benchlib.variants import VARIANTS, select, started
 
@@ -66,12 +67,13 @@ def breakdown_text(found: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("bench/failover.py", "Failover after power loss, tandem beside its peers.")
+    p = parser("bench/failover.py", "Failover after power loss, tandem beside its peers.",
+               install=True, stacks=True)
     p.add_argument("--runs", type=int, default=10, help="failovers per stack (default 10)")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be at least 1")
-    return run(args, measure)
+    return run(args, measure, install=ensure_packages)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 from benchlib import report
 from benchlib.cli import parser, run, say
+from benchlib.install import ensure_packages
 from benchlib.stacks.base import Stack
 from benchlib.usage import Usage, name_of
 from benchlib.variants import VARIANTS, Variant, select, started
@@ -33,7 +34,7 @@ SAMPLE_EVERY_S = 1.0
 def _node_usage(stack: Stack) -> dict[str, tuple[str, Usage]]:
     owner = stack.wait_ready()
     return {node: ("active" if node == owner else "standby",
-                   Usage(stack.daemon_pids(node))) for node in stack.lab.node_names()}
+                   Usage(stack.daemon_pids(node))) for node in stack.lab.nodes}
 
 
 Groups = list[tuple[Variant, dict[str, tuple[str, Usage]]]]
@@ -115,7 +116,8 @@ def render(found: list[dict[str, Any]], elapsed: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("bench/footprint.py", "Idle CPU and memory, tandem beside its peers.")
+    p = parser("bench/footprint.py", "Idle CPU and memory, tandem beside its peers.",
+               install=True, stacks=True)
     p.add_argument("--seconds", type=float, default=60.0,
                    help="measuring window (default 60 s)")
     p.add_argument("--settle", type=float, default=15.0,
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.seconds <= 0 or args.settle < 0:
         p.error("--seconds must be > 0 and --settle >= 0")
-    return run(args, measure)
+    return run(args, measure, install=ensure_packages)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 
 from benchlib import compare, report
 from benchlib.cli import parser, run, say
+from benchlib.install import ensure_packages
 from benchlib.measure import repeat
 from benchlib.variants import VARIANTS, select, started
 
@@ -53,13 +54,14 @@ def measure(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser("bench/relocate.py", "Planned relocation, tandem beside its peers.")
+    p = parser("bench/relocate.py", "Planned relocation, tandem beside its peers.",
+               install=True, stacks=True)
     p.add_argument("--runs", type=int, default=10,
                    help="relocations per stack, alternating direction (default 10)")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be at least 1")
-    return run(args, measure)
+    return run(args, measure, install=ensure_packages)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from benchlib.cli import parser, precompile, run, say
+from benchlib.profiles import PROFILES
+from benchlib.report import write_results
 from chaos import scale_report
-from chaos.cells import MAX_NODES, PROFILES
-from chaos.cli import precompile, run, save, say
+from chaos.cells import MAX_NODES
 from chaos.scale_run import SizeResult, measure_size
 
 
@@ -40,13 +42,13 @@ def measure(args: argparse.Namespace) -> int:
     if not args.no_save:
         data = scale_report.to_json(results, profile, args.cpu_seconds)
         data["cheap_checks"] = args.cheap_checks
-        for path in save(args.save_as, data, text):
+        for path in write_results(args.save_as, data, text):
             say(f"wrote {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench/scale.py", description=__doc__.split("\n")[1])
+    p = parser("bench/scale.py", "How tandem grows from 2 to 16 nodes with 500 services.")
     p.add_argument("--sizes", type=int, nargs="+", default=[2, 4, 8, 16],
                    choices=range(2, MAX_NODES + 1), metavar="N")
     p.add_argument("--runs", type=int, default=1, help="runs per size (default 1)")

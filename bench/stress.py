@@ -19,9 +19,9 @@ import platform
 import sys
 import time
 
-from chaos.cells import PROFILES
-from chaos.cli import precompile, run, save, say
-from chaos.stats import table
+from benchlib.cli import parser, precompile, run, say
+from benchlib.profiles import PROFILES
+from benchlib.report import table, write_results
 from chaos.stress_run import (
     LOSS_NODE,
     LOSS_PCT,
@@ -76,20 +76,20 @@ def measure(args: argparse.Namespace) -> int:
     print(text)
     if not args.no_save:
         data = {"benchmark": "stress", "results": [r.to_json() for r in results]}
-        for path in save(args.save_as, data, text):
+        for path in write_results(args.save_as, data, text):
             say(f"wrote {path}")
     default = [r for r in results if r.profile == "default"]
     return 1 if any(r.spurious_failovers or r.split_brain for r in default) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="bench/stress.py", description=__doc__.split("\n")[1])
+    p = parser("bench/stress.py", "Spurious failovers of a healthy cell under stress.",
+               install=True)
     p.add_argument("--duration", type=float, default=600.0,
                    help="seconds per profile and scenario (default 600)")
     p.add_argument("--profiles", nargs="+", choices=sorted(PROFILES),
                    default=["fast", "default"])
     p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=["cpu", "loss"])
-    p.add_argument("--no-install", action="store_true", help="do not install stress-ng")
     p.add_argument("--no-save", action="store_true")
     p.add_argument("--save-as", default="stress")
     args = p.parse_args(argv)

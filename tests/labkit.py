@@ -1,27 +1,34 @@
 """Helpers for tests that build lab cells: configuration text, building and guaranteed
-teardown, and a check that nothing the lab made is left on the machine."""
+teardown, a check that nothing the lab made is left on the machine, and commands in a
+node. The bounded wait and the daemons' status and timeline come from tandem.lab (the
+benchmarks use the same ones) and are re-exported here."""
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+import pytest
 
 from tandem.lab.builder import lab_down, lab_up
 from tandem.lab.disks import loops_backed_by
 from tandem.lab.names import LabNames
 from tandem.lab.network import lab_namespaces
 from tandem.lab.nodes import NodeControl
-from tandem.lab.proc import LabError, netns_inode, pids_by_netns
+from tandem.lab.proc import netns_inode, pids_by_netns
+from tandem.lab.query import node_events, node_status, states, tandem_in
 from tandem.lab.state import LabRecord
+from tandem.lab.wait import wait_for
 
-T = TypeVar("T")
+__all__ = ["cell_config", "fence_levels", "host_links", "lab_inodes", "leftovers",
+           "node_events", "node_lab", "node_status", "running_lab", "sh", "states",
+           "stem_of", "tandem_in", "two_node_lab", "unique_lab_name", "wait_for"]
+
 _counter = itertools.count(1)
 
 
@@ -137,46 +144,34 @@ def running_lab(tmp_path: Path, config_text: str, name: str, *,
         assert not new_links, f"lab {name} left host interfaces: {new_links}"
 
 
-def wait_for(predicate: Callable[[], T | None], timeout: float, what: str,
-             interval: float = 0.05) -> T:
-    """Poll `predicate` until it returns something truthy (bounded); fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+@contextlib.contextmanager
+def two_node_lab(tmp_path: Path, stem: str, *, start: bool = False,
+                 **config: Any) -> Iterator[LabRecord]:
+    """A lab of the standard test topology (`cell_config`), named after `stem`."""
+    name = unique_lab_name(stem)
+    with running_lab(tmp_path, cell_config(name, **config), name, start=start) as record:
+        yield record
 
 
-def tandem_in(control: NodeControl, node: str, *args: str,
-              timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run the `tandem` CLI inside a lab node."""
-    return subprocess.run(control.exec_argv(node, ["tandem", *args]), capture_output=True,
-                          text=True, timeout=timeout)
+@contextlib.contextmanager
+def node_lab(tmp_path: Path, stem: str, **config: Any) -> Iterator[NodeControl]:
+    """`two_node_lab`, handed out as the NodeControl that runs commands in its nodes."""
+    with two_node_lab(tmp_path, stem, **config) as record:
+        yield NodeControl(record)
 
 
-def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
-    """`tandem status --json` of a node's daemon (None if it does not answer)."""
-    try:
-        result = tandem_in(control, node, "status", "--json", timeout=10)
-    except (subprocess.TimeoutExpired, LabError):
-        return None
-    if result.returncode != 0:
-        return None
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
+def stem_of(request: pytest.FixtureRequest) -> str:
+    """A short lab name stem from the requesting test module (test_agent_fs -> agentf)."""
+    module = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    return module.replace("_", "")[:6] or "t"
 
 
-def states(status: dict[str, Any] | None) -> dict[str, str]:
-    """node name -> state, from a status document."""
-    return {n["name"]: n["state"] for n in status["nodes"]} if status else {}
-
-
-def node_events(control: NodeControl, node: str) -> list[dict[str, Any]]:
-    """The timeline of a node's daemon."""
-    result = tandem_in(control, node, "events", "--json")
-    assert result.returncode == 0, result.stderr
-    events: list[dict[str, Any]] = json.loads(result.stdout)
-    return events
+def sh(control: NodeControl, node: str, script: str, check: bool = True,
+       timeout: float = 60.0) -> str:
+    """Run a shell script inside a node (or the client); its stdout. With `check`, a
+    failing script fails the test, naming the node and the script."""
+    done = subprocess.run(control.exec_argv(node, ["sh", "-c", script]), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{node}: {script!r} failed ({done.returncode}): {done.stderr}")
+    return done.stdout

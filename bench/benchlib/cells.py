@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchlib.errors import BenchError
+from benchlib.profiles import Profile
 from tandem.config import ClusterConfig, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,22 +24,6 @@ SERVICE = "web"
 # machine: pid files and sockets under /run, state, logs and configuration.
 PEER_PRIVATE_DIRS = ("/run", "/etc/corosync", "/var/lib/corosync", "/var/log/corosync",
                      "/var/lib/pacemaker", "/var/log/pacemaker", "/etc/keepalived")
-
-
-@dataclass(frozen=True)
-class Profile:
-    """tandem's timing: heartbeat interval and loss timeout."""
-
-    name: str
-    heartbeat_ms: int
-    token_ms: int
-
-    def describe(self) -> str:
-        return f"heartbeat {self.heartbeat_ms} ms, token {self.token_ms} ms"
-
-
-DEFAULT = Profile("default", 150, 1000)
-FAST = Profile("fast", 75, 300)
 
 
 def _replace_one(text: str, pattern: str, replacement: str) -> str:

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchlib.errors import BenchError
@@ -46,19 +46,25 @@ def ensure_policy_rc() -> None:
         POLICY_RC.chmod(0o755)
 
 
-def ensure_packages(say: Callable[[str], None], *, pip: bool = True) -> list[str]:
-    """Install what is missing; returns the names of what was installed."""
+def ensure_debian(packages: Sequence[str], say: Callable[[str], None]) -> list[str]:
+    """Install the Debian packages of `packages` that are missing (none may start a
+    service by itself); returns their names."""
     if os.geteuid() != 0:
         raise BenchError("the benchmarks need root (namespaces, packages)")
-    missing = [p for p in PEER_PACKAGES if not _installed(p)]
-    done: list[str] = []
+    missing = [p for p in packages if not _installed(p)]
     if missing:
         ensure_policy_rc()
         say(f"installing Debian packages: {' '.join(missing)}")
         _run(["apt-get", "update", "-q"], "apt-get update")
         _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
              "apt-get install")
-        done.extend(missing)
+    return missing
+
+
+def ensure_packages(say: Callable[[str], None], *, pip: bool = True) -> list[str]:
+    """Install what the stack comparisons need and is missing; returns the names of
+    what was installed."""
+    done = ensure_debian(PEER_PACKAGES, say)
     wanted = [pkg for mod, pkg in PIP_PACKAGES.items() if importlib.util.find_spec(mod) is None]
     if pip and wanted:
         say(f"installing Python packages: {' '.join(wanted)}")

@@ -31,7 +31,7 @@ class BmcLogs:
     """Power-off requests each node's BMC served since this object was made."""
 
     def __init__(self, lab: Lab) -> None:
-        self.paths = {n: lab.names.bmc_log(n) for n in lab.node_names()}
+        self.paths = {n: lab.names.bmc_log(n) for n in lab.nodes}
         self.offsets = {n: _size(p) for n, p in self.paths.items()}
 
     def power_offs(self, node: str) -> list[str]:
@@ -92,7 +92,7 @@ def one_relocation(stack: Stack) -> Run:
             answer = None
         time.sleep(0.2)
         samples, until = probe.snapshot(), time.time()
-    fenced = any(logs.power_offs(n) for n in lab.node_names())
+    fenced = any(logs.power_offs(n) for n in lab.nodes)
     if answer is None:
         return Run(outage_ms=None, from_node=owner, to_node=None, healthy_fenced=fenced,
                    fault_at=asked_at)

@@ -9,6 +9,7 @@ import platform
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,13 +98,25 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> list[Path]:
     return [json_path, md_path]
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A markdown table (also readable as plain text)."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table (also readable as plain text); cells are shown with str()."""
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), rule, *(line(r) for r in rows)]) + "\n"
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])]) + "\n"
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def fixed(value: float | None, digits: int = 2) -> str:
+    """A figure with `digits` decimals ("-" for none)."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def dot_chart(path: Path, title: str, series: list[tuple[str, list[float]]],

@@ -9,6 +9,7 @@ as it would be on a real node. Memory is resident set size (what `ps` shows) and
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,3 +86,27 @@ class Usage:
 
     def max_rss_mb(self) -> float:
         return max(self.rss_samples_kb or [0]) / 1024
+
+
+@dataclass(frozen=True)
+class Window:
+    """CPU of a set of processes over a window, and their memory at its end."""
+
+    seconds: float
+    cpu_s: dict[int, float]
+    rss_bytes: dict[int, int]
+
+    def percent(self, pid: int) -> float:
+        """Share of one core used by `pid` over the window."""
+        return 100.0 * self.cpu_s[pid] / self.seconds
+
+
+def measure_cpu(pids: list[int], seconds: float) -> Window:
+    """CPU used by each of `pids` over `seconds` (processes that vanish are left out)."""
+    before = {pid: t for pid in pids if (t := cpu_ticks(pid)) is not None}
+    started = time.monotonic()
+    time.sleep(seconds)
+    elapsed = time.monotonic() - started
+    after = {pid: t for pid in before if (t := cpu_ticks(pid)) is not None}
+    rss = {pid: (rss_kb(pid) or 0) * 1024 for pid in after}
+    return Window(elapsed, {pid: (after[pid] - before[pid]) / TICKS for pid in after}, rss)

@@ -6,9 +6,10 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from benchlib.cells import DEFAULT, FAST, Profile, cell_text
+from benchlib.cells import cell_text
 from benchlib.errors import BenchError
-from benchlib.labs import PREFIX, Lab, running_lab
+from benchlib.labs import Lab, built_lab
+from benchlib.profiles import DEFAULT, FAST, Profile
 from benchlib.stacks.base import Say, Stack
 from benchlib.stacks.keepalived import KeepalivedStack
 from benchlib.stacks.pacemaker import PacemakerStack, check_installed
@@ -22,6 +23,7 @@ class Variant:
     """One stack at one setting."""
 
     key: str
+    tag: str  # short, for its lab's name (bench-TAG-PID)
     family: str
     setting: str
     make: Maker
@@ -54,14 +56,14 @@ def _keepalived(advert_s: float) -> Maker:
 
 
 VARIANTS = (
-    Variant("tandem-default", "tandem", f"default: {DEFAULT.describe()}", _tandem, DEFAULT),
-    Variant("tandem-fast", "tandem", f"fast: {FAST.describe()}", _tandem, FAST),
-    Variant("pacemaker-default", "pacemaker", "Debian default token (3000 ms)",
+    Variant("tandem-default", "td", "tandem", f"default: {DEFAULT.describe()}", _tandem, DEFAULT),
+    Variant("tandem-fast", "tf", "tandem", f"fast: {FAST.describe()}", _tandem, FAST),
+    Variant("pacemaker-default", "pd", "pacemaker", "Debian default token (3000 ms)",
             _pacemaker(None)),
-    Variant("pacemaker-token500", "pacemaker", "token 500 ms", _pacemaker(500)),
-    Variant("keepalived-default", "keepalived", "advert_int 1 s (default)",
+    Variant("pacemaker-token500", "p500", "pacemaker", "token 500 ms", _pacemaker(500)),
+    Variant("keepalived-default", "kd", "keepalived", "advert_int 1 s (default)",
             _keepalived(1.0)),
-    Variant("keepalived-fast", "keepalived", "advert_int 0.01 s (VRRPv3, fastest accepted)",
+    Variant("keepalived-fast", "kf", "keepalived", "advert_int 0.01 s (VRRPv3, fastest accepted)",
             _keepalived(0.01)),
 )
 
@@ -85,7 +87,7 @@ def select(only: list[str] | None, *, allowed: tuple[str, ...] | None = None) ->
 def started(variant: Variant, say: Say) -> Iterator[Stack]:
     """Variant's lab, built, with the stack started and its service running."""
     cell = cell_text(variant.profile, peer_dirs=variant.peer)
-    with running_lab(PREFIX + variant.key, cell, start=not variant.peer, say=say) as lab:
+    with built_lab(variant.tag, cell, start=not variant.peer, say=say) as lab:
         stack = variant.make(lab, variant.setting, say)
         say(f"{variant.label}: starting")
         owner = stack.start()

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchlib.errors import BenchError
+from benchlib.labs import Lab, built_lab
 from chaos.cell import Cell, Status
 from chaos.cells import AUX, DATA, PROFILES, Profile, campaign_cell
 from chaos.faults import Deck, FaultContext, Injected
-from chaos.holders import HolderSpec, HolderWatch
-from chaos.labs import ChaosError, Lab, chaos_lab
 from chaos.records import Check, RecordClient
 from chaos.timeline import fence_counts, inquorate_fences, keep_evidence
+from tandem.lab.holders import HolderSpec
 from tandem.lab.proc import LabError
-from tandem.lab.watch import SplitBrainWatch
+from tandem.lab.watch import HolderWatch, SplitBrainWatch
 
 Say = Callable[[str], None]
 WHOLE_TIMEOUT_S = 90.0
@@ -37,6 +38,7 @@ VERIFY_TRIES = 5
 # Where a cell with a violation or an unexpected takeover/fence leaves its timelines.
 EVIDENCE = Path("/var/tmp/tandem-chaos")
 SETTLED = ("fenced", "offline", "online")  # how a victim may look once dealt with
+WATCH_S = 0.05  # the watches' sampling interval
 
 
 @dataclass
@@ -67,6 +69,7 @@ class FaultRecord:
     whole_s: float | None = None
     violations: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    healthy_fenced: list[str] = field(default_factory=list)  # fences the fault did not allow
     notes: list[str] = field(default_factory=list)
     owners_before: dict[str, str] = field(default_factory=dict)
     owners_after: dict[str, str | None] = field(default_factory=dict)
@@ -86,6 +89,8 @@ class CampaignResult:
     faults: list[FaultRecord] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)  # not tied to one fault
     anomalies: list[str] = field(default_factory=list)
+    daemon_deaths: list[str] = field(default_factory=list)
+    watches: list[str] = field(default_factory=list)  # each watch's samples and failures
     acked: int = 0
     attempts: int = 0
     verifications: int = 0
@@ -94,6 +99,15 @@ class CampaignResult:
     def all_violations(self) -> list[str]:
         return [*self.violations, *(f"fault {f.index} ({f.kind}): {v}"
                                     for f in self.faults for v in f.violations)]
+
+    def healthy_fenced(self) -> list[str]:
+        return [f"fault {f.index} ({f.kind}, {f.variant}): {h}"
+                for f in self.faults for h in f.healthy_fenced]
+
+    def failures(self) -> list[str]:
+        """What fails a campaign: safety violations, a healthy node fenced (a fence the
+        fault did not call for), a daemon that died under a powered node."""
+        return [*self.all_violations(), *self.healthy_fenced(), *self.daemon_deaths]
 
 
 def plan(faults: int, sizes: tuple[int, ...],
@@ -108,7 +122,7 @@ def plan(faults: int, sizes: tuple[int, ...],
 
 
 def run_campaign(opts: Options) -> CampaignResult:
-    """Run the whole campaign; raises ChaosError only if a lab cannot be built."""
+    """Run the whole campaign; raises BenchError only if a lab cannot be built."""
     result = CampaignResult(opts)
     rng = random.Random(opts.seed)
     started = time.monotonic()
@@ -118,11 +132,11 @@ def run_campaign(opts: Options) -> CampaignResult:
         last = index + count
         for _ in range(MAX_CELLS):  # an abandoned cell is replaced by a fresh one
             text = campaign_cell("chaos", size, opts.profile, qdisk=qdisk)
-            with chaos_lab(f"c{size}{'q' if qdisk else ''}", text, opts.say) as lab:
+            with built_lab(f"c{size}{'q' if qdisk else ''}", text, say=opts.say) as lab:
                 cell_run = CellRun(lab, size, (rng, deck), opts, result, qdisk=qdisk)
                 try:
                     cell_run.run(index, last - index)
-                except (ChaosError, LabError) as exc:  # a step of the harness failed
+                except (BenchError, LabError) as exc:  # a step of the harness failed
                     result.violations.append(f"{size}-node cell stopped after fault "
                                              f"{cell_run.index}: {exc}")
                     result.anomalies.append(f"timelines and logs kept in "
@@ -147,6 +161,7 @@ class CellRun:
         self.opts = opts
         self.result = result
         self.index = 0  # number of the last fault injected
+        self.label = f"{size}-node cell" + (" with a quorum disk" if qdisk else "")
 
     def run(self, first_index: int, count: int) -> None:
         """Inject `count` faults numbered from `first_index + 1` (see `self.index`)."""
@@ -156,8 +171,10 @@ class CellRun:
         self.cell.wait_whole(FIRST_START_S)
         specs = [HolderSpec(DATA, process_mark="recordd.py"),
                  HolderSpec(AUX, dummy_resource=f"{AUX}-state")]
-        with SplitBrainWatch(self.lab.record.name, interval_s=0.05) as watch, \
-                HolderWatch(self.lab, specs) as holders, RecordClient(self.lab) as client:
+        name = self.lab.record.name
+        with SplitBrainWatch(name, interval_s=WATCH_S) as watch, \
+                HolderWatch(name, specs, interval_s=WATCH_S) as holders, \
+                RecordClient(self.lab) as client:
             self.client = client
             self._wait_first_ack()
             seen = Seen()
@@ -169,14 +186,27 @@ class CellRun:
             attempts, acked = client.counts()
             self.result.attempts += attempts
             self.result.acked += acked
-        self.result.violations += [f"{self.size}-node cell: {v}"
+        self.result.violations += [f"{self.label}: {v}"
                                    for v in inquorate_fences(self.lab)]
+        self._judge_watches(watch, holders)
         self.result.anomalies += self.cell.anomalies
+        if self.cell.repowered:
+            self.result.anomalies.append(f"{self.label}: {self.cell.repowered} "
+                                         f"node(s) were off again after being powered on")
+        self.result.daemon_deaths += self.cell.daemon_deaths
         odd = any(f.unexpected for f in self.result.faults[faults_before:])
         if len(self.result.all_violations()) > violations_before or odd:
             kept = keep_evidence(self.lab, EVIDENCE)
             self.result.anomalies.append(f"timelines and logs of {self.lab.record.name} "
                                          f"kept in {kept}")
+
+    def _judge_watches(self, *watches: SplitBrainWatch | HolderWatch) -> None:
+        """A watch that looked too rarely proves nothing: that is a violation too."""
+        for watch in watches:
+            self.result.watches.append(f"{self.label}: {watch.summary()}")
+            problem = watch.health()
+            if problem:
+                self.result.violations.append(f"{self.label}: {problem}")
 
     def _faults(self, count: int, watched: Callable[[], list[str]]) -> None:
         """The fault loop; `watched()` hands out what the watches saw since last asked."""
@@ -192,7 +222,7 @@ class CellRun:
             self.result.faults.append(record)
             self.opts.say(_progress_line(record, self.opts.faults))
             if record.abandon:
-                self.result.violations.append(f"{self.size}-node cell abandoned after "
+                self.result.violations.append(f"{self.label} abandoned after "
                                               f"fault {index}")
                 break
 
@@ -200,7 +230,7 @@ class CellRun:
         deadline = time.monotonic() + FIRST_START_S
         while self.client.first_ack_after(0.0) is None:
             if time.monotonic() > deadline or not self.client.alive():
-                raise ChaosError("the record client never got an acknowledgement")
+                raise BenchError("the record client never got an acknowledgement")
             time.sleep(0.1)
 
     def owners(self) -> dict[str, str]:
@@ -208,7 +238,7 @@ class CellRun:
             status = self.cell.status(node)
             if status is not None:
                 return {r.name: r.owner for r in status.services if r.owner}
-        raise ChaosError("no daemon answers")
+        raise BenchError("no daemon answers")
 
     def one_fault(self, index: int) -> FaultRecord | None:
         owners = self.owners()
@@ -216,7 +246,7 @@ class CellRun:
         try:
             injected = kind.inject(FaultContext(self.cell, self.rng, self.opts.profile,
                                                 owners, qdisk=self.qdisk))
-        except (ChaosError, LabError) as exc:
+        except (BenchError, LabError) as exc:
             self.result.anomalies.append(f"fault {index} ({kind.name}) not injected: {exc}")
             with contextlib.suppress(LabError):
                 self.cell.restore()
@@ -232,20 +262,26 @@ class CellRun:
             except LabError as exc:
                 record.notes.append(f"ending the fault failed: {exc}")
         self._await_recovery(injected, owners, record)
+        fences = fence_counts(self.lab, injected.at, time.time())
         record.unexpected += [f"{count} fence operations against {node}" for node, count in
-                              fence_counts(self.lab, injected.at, time.time()).items()
-                              if count > 1]
+                              fences.items() if count > 1]
+        record.healthy_fenced += healthy_fenced(injected, {*fences, *self._powered_off()})
         if DATA in injected.disrupted and record.recovery_s is not None:
             self._check_records(record, "after the failover")
         try:
             self.cell.restore()
             record.whole_s = self.cell.wait_whole(WHOLE_TIMEOUT_S)
-        except (ChaosError, LabError) as exc:
+        except (BenchError, LabError) as exc:
             record.violations.append(str(exc))
             record.abandon = True
             return record
         self._check_records(record, "once whole")
         return record
+
+    def _powered_off(self) -> set[str]:
+        """Nodes whose BMC powered them off (a crash leaves a node "crashed")."""
+        return {n for n in self.cell.nodes
+                if (p := self.cell.power(n)).power == "off" and p.condition == "off"}
 
     def _await_recovery(self, inj: Injected, before: dict[str, str],
                         record: FaultRecord) -> None:
@@ -340,6 +376,14 @@ def _unexpected(inj: Injected, status: Status, before: dict[str, str],
     return found
 
 
+def healthy_fenced(inj: Injected, fenced: set[str]) -> list[str]:
+    """Nodes of `fenced` (a fence was started against them, or their BMC powered them
+    off) that the fault did not allow to be fenced. Pure."""
+    allowed = inj.may_fence or frozenset()
+    return [f"{node} fenced, though {inj.kind} ({inj.variant}) may fence "
+            f"{' or '.join(sorted(allowed)) or 'nobody'}" for node in sorted(fenced - allowed)]
+
+
 class Seen:
     """What the watches reported so far, to hand out only what is new."""
 
@@ -361,6 +405,8 @@ def _progress_line(record: FaultRecord, total: int) -> str:
             else "nothing to recover" + (f" (client gap {record.client_outage_s:.2f} s)"
                                          if record.client_outage_s else ""))
     extra = f"; {len(record.violations)} VIOLATION(S)" if record.violations else ""
+    extra += f"; HEALTHY NODE FENCED: {', '.join(record.healthy_fenced)}" \
+        if record.healthy_fenced else ""
     odd = f"; unexpected: {', '.join(record.unexpected)}" if record.unexpected else ""
     cell = f"{record.nodes}-node{' qdisk' if record.qdisk else ''}"
     return (f"[{record.index}/{total}] {cell} {record.kind} ({record.variant}): "

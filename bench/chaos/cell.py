@@ -8,19 +8,19 @@ recorded by the lab itself (in each node's power record), lossy links only here.
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from benchlib.errors import BenchError
+from benchlib.labs import Lab
 from chaos.cells import AUX, monitor_fail_file, stop_fail_file
-from chaos.labs import ChaosError, Lab
 from tandem.common.status import CellStatus
 from tandem.lab.proc import LabError, is_alive
+from tandem.lab.query import cell_status
 from tandem.lab.state import PowerRecord
 
-STATUS_TIMEOUT_S = 10.0
 Status = CellStatus
 
 
@@ -31,6 +31,7 @@ class Cell:
     lab: Lab
     lossy: set[tuple[str, str]] = field(default_factory=set)
     anomalies: list[str] = field(default_factory=list)
+    daemon_deaths: list[str] = field(default_factory=list)
     repowered: int = 0  # nodes fenced again after restore() had powered them on
 
     @property
@@ -48,21 +49,9 @@ class Cell:
         return subprocess.run(self.lab.control.exec_argv(node, argv), capture_output=True,
                               text=True, timeout=timeout, check=False)
 
-    def tandem(self, node: str, *args: str, timeout: float = 30.0,
-               ) -> subprocess.CompletedProcess[str]:
-        return self.run(node, ["tandem", *args], timeout=timeout)
-
     def status(self, node: str) -> Status | None:
         """`tandem status --json` of the node's daemon; None if it does not answer."""
-        try:
-            done = self.tandem(node, "status", "--json", timeout=STATUS_TIMEOUT_S)
-        except (LabError, subprocess.TimeoutExpired):
-            return None
-        if done.returncode != 0:
-            return None
-        with contextlib.suppress(ValueError):  # cut short; a wrong document raises
-            return CellStatus.from_json(json.loads(done.stdout), f"status of {node}")
-        return None
+        return cell_status(self.lab.control, node)
 
     def statuses(self, nodes: list[str]) -> dict[str, Status | None]:
         """Status of several nodes at once (the CLI's start-up dominates each call)."""
@@ -113,7 +102,7 @@ class Cell:
         return found
 
     def wait_whole(self, timeout: float) -> float:
-        """Wait until `problems()` is empty; seconds waited. ChaosError on timeout."""
+        """Wait until `problems()` is empty; seconds waited. BenchError on timeout."""
         started = time.monotonic()
         deadline = started + timeout
         problems: list[str] = []
@@ -128,7 +117,7 @@ class Cell:
                     self.lab.control.power_on(node)
                     self.repowered += 1
             time.sleep(0.3)
-        raise ChaosError(f"cell not whole after {timeout:g} s: {'; '.join(problems[:6])}")
+        raise BenchError(f"cell not whole after {timeout:g} s: {'; '.join(problems[:6])}")
 
     def restore(self) -> list[str]:
         """Undo every fault: plug cables back, clear loss, resume hung nodes, power on
@@ -158,8 +147,10 @@ class Cell:
                 done.append(f"resumed {node}")
         if power.daemon_pid and not is_alive(power.daemon_pid) and \
                 self.power(node).power == "on":
-            self.anomalies.append(f"{time.strftime('%H:%M:%S')} tandemd of {node} had "
-                                  f"died (node powered on); restarted it")
+            death = f"{time.strftime('%H:%M:%S')} tandemd of {node} had died (node " \
+                    f"powered on); restarted it"
+            self.anomalies.append(death)
+            self.daemon_deaths.append(death)
             with contextlib.suppress(LabError):
                 self.lab.control.start_daemon(node)
                 done.append(f"restarted tandemd on {node}")

@@ -8,10 +8,12 @@ fencing through each node's virtual BMC (fencing node1 waits: it wins fence race
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from benchlib.profiles import PROFILES, Profile
 from tandem.config import ClusterConfig, parse_config
+
+__all__ = ["PROFILES", "Profile", "campaign_cell", "parse", "scale_cell"]
 
 CHAOS_DIR = Path(__file__).resolve().parent
 RECORDD = CHAOS_DIR / "recordd.py"
@@ -25,18 +27,6 @@ MAX_NODES = 16
 PREFERRED_DELAY_MS = 2000
 BMC_PASSWORD = "chaos-lab"
 FENCE_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class Profile:
-    """tandem's timing: heartbeat interval and loss timeout."""
-
-    name: str
-    heartbeat_ms: int
-    token_ms: int
-
-
-PROFILES = {"default": Profile("default", 150, 1000), "fast": Profile("fast", 75, 300)}
 
 
 def _head(name: str, profile: Profile, nodes: int, power_dir: Path | None = None) -> str:
@@ -72,13 +62,15 @@ QDISK_PATH = "/dev/tandem/qd"
 HEURISTIC_INTERVAL_S = 1.0
 HEURISTIC_TIMEOUT_S = 1.0
 HEURISTIC_TKO = 3
-QDISK_INTERVAL_S = 0.1
-QDISK_TKO = 5
-QDISK = f"""[qdisk]
+
+
+def qdisk_section(profile: Profile) -> str:
+    """The quorum disk of one vote, its cycle following the profile's token."""
+    return f"""[qdisk]
 device = "{QDISK_PATH}"
 label = "chaos-qdisk"
-interval_ms = {QDISK_INTERVAL_S * 1000:.0f}
-tko = {QDISK_TKO}
+interval_ms = {profile.qdisk_interval_ms}
+tko = {profile.qdisk_tko}
 votes = 1
 [[qdisk.heuristics]]
 command = ["ping", "-c", "3", "-i", "0.2", "-W", "0.5", "{CLIENT_ADDRESS}"]
@@ -150,7 +142,7 @@ def campaign_cell(name: str, nodes: int, profile: Profile, *, qdisk: bool = Fals
     """A cell with the record service (on shared ext4 + VIP) and a dummy service; with
     `qdisk`, a quorum disk of one vote (two-node mode off: expected votes nodes + 1)."""
     names = node_names(nodes)
-    body = [_head(name, profile, nodes), QDISK if qdisk else "",
+    body = [_head(name, profile, nodes), qdisk_section(profile) if qdisk else "",
             *(_node(i) for i in range(1, nodes + 1)), data_service(names),
             dummy_service(AUX, list(reversed(names))), _lab(disk=True, qdisk=qdisk)]
     return "".join(body)

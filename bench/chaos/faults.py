@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from benchlib.errors import BenchError
 from chaos.cell import Cell
 from chaos.cells import (
     AUX,
@@ -30,14 +31,11 @@ from chaos.cells import (
     HEURISTIC_TIMEOUT_S,
     HEURISTIC_TKO,
     PREFERRED_DELAY_MS,
-    QDISK_INTERVAL_S,
     QDISK_PATH,
-    QDISK_TKO,
     Profile,
     monitor_fail_file,
     stop_fail_file,
 )
-from chaos.labs import ChaosError
 from tandem.lab.proc import LabError, netns_inode, pids_in_netns
 
 START_S = 3.0  # starting (or stopping) a service's resources, generously
@@ -66,6 +64,16 @@ class Injected:
     hold_s: float = 0.0
     release: Callable[[], None] | None = None  # ends a fault that lasts `hold_s`
     notes: list[str] = field(default_factory=list)
+    # Nodes this fault may get fenced: the victim of a fault that takes it away (set
+    # from `gone` when left None), every node where the fault can split a cell so that
+    # no one can tell the healthy side (a fence race decides). Any other fence is a
+    # healthy node fenced.
+    may_fence: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.may_fence is None:
+            self.may_fence = frozenset({self.victim}) if self.gone and self.victim \
+                else frozenset()
 
 
 @dataclass
@@ -81,6 +89,11 @@ class FaultContext:
     def owned_by(self, node: str) -> frozenset[str]:
         return frozenset(s for s, n in self.owners.items() if n == node)
 
+    def race(self) -> bool:
+        """Whether a heartbeat split of this cell ends in a fence race: two nodes and no
+        quorum disk (two-node mode), where either side may win and fence the other."""
+        return len(self.cell.nodes) == 2 and not self.qdisk
+
     def victim(self, service: str = DATA, bias: float = 0.6) -> str:
         """The owner of `service` most of the time, else any node."""
         owner = self.owners.get(service)
@@ -92,12 +105,11 @@ class FaultContext:
     def detect_s(self) -> float:
         return (self.profile.token_ms + 2 * self.profile.heartbeat_ms) / 1000
 
-    @staticmethod
-    def give_up_s() -> float:
+    def give_up_s(self) -> float:
         """A node cut from the client fails its heuristic and gives up its vote; the
         quorum disk's master role passes to the peer if it had it."""
         heuristic = HEURISTIC_TKO * HEURISTIC_INTERVAL_S + HEURISTIC_TIMEOUT_S
-        handoff = (QDISK_TKO + 3) * QDISK_INTERVAL_S
+        handoff = (self.profile.qdisk_tko + 3) * self.profile.qdisk_interval_ms / 1000
         return heuristic + handoff
 
     def fence_s(self, victim: str, *, reads_off: bool) -> float:
@@ -145,7 +157,8 @@ def hang(ctx: FaultContext) -> Injected:
                         f"{victim} hung for {hold:.1f} s, then resumed", victim, at,
                         ctx.budget(hold, ctx.fence_s(victim, reads_off=False), START_S),
                         hold_s=hold, release=lambda: _resume_if_on(ctx.cell, victim),
-                        may_restart=frozenset() if short else ctx.owned_by(victim))
+                        may_restart=frozenset() if short else ctx.owned_by(victim),
+                        may_fence=frozenset() if short else frozenset(ctx.cell.nodes))
     at = _now()
     control.hang(victim)
     return Injected("hang", "until fenced", f"{victim} hung (SIGSTOP) until fenced", victim,
@@ -162,11 +175,12 @@ def reboot(ctx: FaultContext) -> Injected:
     done = ctx.cell.run("client", ["ipmitool", "-I", "lanplus", "-H", bmc.address, "-U",
                                    bmc.user, "-P", BMC_PASSWORD, "chassis", "power", "cycle"])
     if done.returncode != 0:
-        raise ChaosError(f"ipmitool power cycle of {victim} failed: {done.stderr.strip()}")
+        raise BenchError(f"ipmitool power cycle of {victim} failed: {done.stderr.strip()}")
     return Injected("reboot", "bmc power cycle", f"{victim} power-cycled through its BMC",
                     victim, at, ctx.budget(ctx.detect_s(), BOOT_S,
                                            ctx.fence_s(victim, reads_off=False), START_S),
-                    ctx.owned_by(victim))  # not gone: it boots again and may run them
+                    ctx.owned_by(victim),  # not gone: it boots again and may run them
+                    may_fence=frozenset({victim}))
 
 
 def link_cut(ctx: FaultContext) -> Injected:
@@ -193,7 +207,8 @@ def link_cut(ctx: FaultContext) -> Injected:
     return Injected("link-cut", "every ring", f"{victim} isolated (every heartbeat cable "
                     f"pulled)", victim, at,
                     ctx.budget(waits, ctx.fence_s(victim, reads_off=False), START_S),
-                    ctx.owned_by(victim), gone=True)
+                    ctx.owned_by(victim), gone=True,
+                    may_fence=frozenset(ctx.cell.nodes) if ctx.race() else None)
 
 
 def _heuristic_cut(ctx: FaultContext, victim: str) -> Injected:
@@ -252,7 +267,19 @@ def loss(ctx: FaultContext) -> Injected:
 
     return Injected("loss", f"{pct}% on {len(rings)} ring(s)", f"{pct}% packet loss on "
                     f"{victim}'s {' and '.join(rings)} for {hold:g} s", victim, at,
-                    ctx.budget(hold, START_S), hold_s=hold, release=clear)
+                    ctx.budget(hold, START_S), hold_s=hold, release=clear,
+                    may_fence=_lossy_may_fence(ctx, victim, rings))
+
+
+def _lossy_may_fence(ctx: FaultContext, victim: str, rings: list[str]) -> frozenset[str]:
+    """Heavy loss on every ring may make the two sides of a two-node cell lose each
+    other: a fence race (or, with a quorum disk, the disk's master) picks who is fenced.
+    In a larger cell only the lossy node can be left alone, and fenced. With a quorum
+    disk, loss on the client network can fail the lossy node's heuristic: it gives up
+    and is fenced. Loss on one ring alone leaves the other ring's heartbeats."""
+    if len(rings) == len(RINGS):
+        return frozenset(ctx.cell.nodes) if len(ctx.cell.nodes) == 2 else frozenset({victim})
+    return frozenset({victim}) if ctx.qdisk and VIP_RING in rings else frozenset()
 
 
 def svc_kill(ctx: FaultContext) -> Injected:
@@ -261,7 +288,7 @@ def svc_kill(ctx: FaultContext) -> Injected:
     inode = netns_inode(ctx.cell.lab.names.node_ns(victim))
     pids = [p for p in (pids_in_netns(inode) if inode else []) if _is_record_server(p)]
     if not pids:
-        raise ChaosError(f"no record server found in {victim}")
+        raise BenchError(f"no record server found in {victim}")
     at = _now()
     for pid in pids:
         signal_kill(pid)
@@ -276,7 +303,7 @@ def stop_fail(ctx: FaultContext) -> Injected:
     at = _now()
     done = ctx.cell.run(victim, ["touch", stop_fail_file(AUX), monitor_fail_file(AUX)])
     if done.returncode != 0:
-        raise ChaosError(f"cannot set the failure flags on {victim}: {done.stderr.strip()}")
+        raise BenchError(f"cannot set the failure flags on {victim}: {done.stderr.strip()}")
     return Injected("stop-fail", AUX, f"{AUX} fails on {victim} and cannot be stopped",
                     victim, at, ctx.budget(1.0, ctx.fence_s(victim, reads_off=False),
                                            START_S), ctx.owned_by(victim), gone=True)
@@ -312,7 +339,7 @@ def qdisk_loss(ctx: FaultContext) -> Injected:
     for node in nodes:
         done = cell.run(node, ["rm", "-f", QDISK_PATH])
         if done.returncode != 0:
-            raise ChaosError(f"cannot remove {QDISK_PATH} in {node}: {done.stderr.strip()}")
+            raise BenchError(f"cannot remove {QDISK_PATH} in {node}: {done.stderr.strip()}")
 
     def put_back() -> None:
         for node, (major, minor) in numbers.items():
@@ -329,7 +356,7 @@ def _block_numbers(cell: Cell, node: str, path: str) -> tuple[str, str]:
     """Major and minor (decimal) of a block device node inside a lab node."""
     done = cell.run(node, ["stat", "-c", "%t %T", path])
     if done.returncode != 0:
-        raise ChaosError(f"{path} missing in {node}: {done.stderr.strip()}")
+        raise BenchError(f"{path} missing in {node}: {done.stderr.strip()}")
     major, minor = done.stdout.split()
     return str(int(major, 16)), str(int(minor, 16))
 
@@ -369,7 +396,7 @@ class Deck:
             if qdisk or not kind.needs_qdisk:
                 return kind
             self._pile.insert(0, kind)
-        raise ChaosError("no fault kind fits this cell")  # unreachable: most kinds fit
+        raise BenchError("no fault kind fits this cell")  # unreachable: most kinds fit
 
 
 def not_exercised(drawn: set[str]) -> list[str]:

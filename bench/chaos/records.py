@@ -15,8 +15,8 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from benchlib.labs import Lab
 from chaos.cells import CHAOS_DIR, RECORD_PORT, VIP
-from chaos.labs import Lab
 from tandem.lab.proc import end_child
 
 CLIENT = str(CHAOS_DIR / "recclient.py")

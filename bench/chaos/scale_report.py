@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from benchlib.report import fixed, median, table
 from chaos.cells import Profile
 from chaos.scale_run import SizeResult
-from chaos.stats import median, seconds, table
 
 Column = tuple[str, Callable[[SizeResult], float | None], int]
 COLUMNS: list[Column] = [
@@ -50,10 +50,10 @@ def _cell(runs: list[SizeResult], get: Callable[[SizeResult], float | None],
     values = _values(runs, get)
     if not values:
         return "-"
-    middle = seconds(median(values), digits)
+    middle = fixed(median(values), digits)
     if len(values) == 1:
         return middle
-    return f"{middle} ({seconds(min(values), digits)}-{seconds(max(values), digits)})"
+    return f"{middle} ({fixed(min(values), digits)}-{fixed(max(values), digits)})"
 
 
 def _growth(value: float | None, base: float | None) -> str:
@@ -97,7 +97,7 @@ def markdown(results: list[SizeResult], profile: Profile, cpu_s: float,
                  *(" ".join(f"{len(r.stalls)}, {max(r.stalls, default=0):.1f}" for r in g)
                    for g in groups.values())])
     rows.append(["machine load average (5 min), per run",
-                 *(" ".join(seconds(r.load_avg, 1) for r in g) for g in groups.values())])
+                 *(" ".join(fixed(r.load_avg, 1) for r in g) for g in groups.values())])
     rows.append(["lab build (s)", *(_cell(g, lambda r: r.build_s, 1)
                                     for g in groups.values())])
     first = next(iter(groups.values()), [])

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchlib.errors import BenchError
+from benchlib.labs import built_lab, lab_name
+from benchlib.usage import measure_cpu
 from chaos.cell import Cell, Status
 from chaos.cells import Profile, scale_cell
-from chaos.cpu import measure_cpu
-from chaos.labs import ChaosError, chaos_lab, lab_name
 from chaos.timeline import node_events
 from tandem.common.events import EventKind
 from tandem.lab.names import LabNames, existing_labs
@@ -105,7 +106,7 @@ def _wait(cell: Cell, services: int, timeout: float, what: str, *,
             return status
         time.sleep(POLL_S)
     started = sum(1 for r in status.services if r.state == "started") if status else 0
-    raise ChaosError(f"{what}: only {started} of {services} services started after "
+    raise BenchError(f"{what}: only {started} of {services} services started after "
                      f"{timeout:g} s")
 
 
@@ -119,7 +120,7 @@ def measure_size(nodes: int, services: int, profile: Profile, *, cpu_s: float,
     power_dir = LabNames(lab_name(tag)).directory / "nodes" if cheap_checks else None
     text = scale_cell("scale", nodes, services, profile, power_dir=power_dir)
     built = time.monotonic()
-    with chaos_lab(tag, text, say, start=False) as lab:
+    with built_lab(tag, text, say=say, start=False) as lab:
         result.build_s = time.monotonic() - built
         cell = Cell(lab)
         say(f"{nodes} nodes: starting {nodes} daemons at once")
@@ -139,7 +140,7 @@ def measure_size(nodes: int, services: int, profile: Profile, *, cpu_s: float,
                 f"{result.status_daemon_ms_median:.0f} ms); losing a node")
             _upsets(cell, t0, time.time(), result)
             _node_loss(cell, services, result)
-        except ChaosError as exc:
+        except BenchError as exc:
             result.failed = str(exc)
             say(f"{nodes} nodes: FAILED: {exc}")
         result.stalls = _stalls(cell, t0)
@@ -253,14 +254,14 @@ def _node_loss(cell: Cell, services: int, result: SizeResult) -> None:
     race winner) and read how the coordinator handled it."""
     before = cell.status("node1")
     if before is None:
-        raise ChaosError("node1 does not answer before the node loss")
+        raise BenchError("node1 does not answer before the node loss")
     offline = [r.name for r in before.nodes if r.state != "online"]
     if offline:
         result.notes.append(f"not online before the node loss: {', '.join(offline)}")
     owners = [r.owner for r in before.services]
     victim = next((n for n in reversed(cell.nodes[1:]) if n in owners), None)
     if victim is None:
-        raise ChaosError("no node but node1 runs a service")
+        raise BenchError("no node but node1 runs a service")
     owned = {r.name for r in before.services if r.owner == victim}
     result.moved = len(owned)
     coordinator = before.coordinator or "node1"

@@ -13,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchlib.errors import BenchError
+from benchlib.install import ensure_debian
+from benchlib.labs import built_lab
 from chaos.cell import Cell
 from chaos.cells import Profile, campaign_cell
-from chaos.labs import ChaosError, chaos_lab
 from chaos.timeline import node_events
 from tandem.common.events import EventKind
 from tandem.lab.names import existing_labs
@@ -65,19 +67,8 @@ class StressResult:
 
 def ensure_stress_ng(say: Say) -> None:
     """Install Debian's stress-ng if missing (nothing may start at install)."""
-    if shutil.which(PACKAGE):
-        return
-    from benchlib.install import ensure_policy_rc
-
-    ensure_policy_rc()
-    say(f"installing {PACKAGE}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for argv in (["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "--no-install-recommends", PACKAGE]):
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800,
-                              check=False)
-        if done.returncode != 0:
-            raise ChaosError(f"{' '.join(argv)} failed: {done.stderr.strip()[-300:]}")
+    if not shutil.which(PACKAGE):
+        ensure_debian([PACKAGE], say)
 
 
 def cpu_hog(seconds: float) -> subprocess.Popen[bytes]:
@@ -90,12 +81,13 @@ def cpu_hog(seconds: float) -> subprocess.Popen[bytes]:
 def stress_one(profile: Profile, scenario: str, duration_s: float, say: Say) -> StressResult:
     """One run of `duration_s` on a fresh cell."""
     result = StressResult(profile.name, scenario, duration_s)
-    with chaos_lab(f"st{profile.name[0]}", campaign_cell("stress", 2, profile), say) as lab:
+    with built_lab(f"st{profile.name[0]}", campaign_cell("stress", 2, profile),
+                   say=say) as lab:
         cell = Cell(lab)
         cell.wait_whole(60)
         status = cell.status("node1")
         if status is None:
-            raise ChaosError("node1 does not answer")
+            raise BenchError("node1 does not answer")
         before = {r.name: r.owner for r in status.services}
         t0 = time.time()
         busy = _cpu_ticks()
@@ -109,7 +101,7 @@ def stress_one(profile: Profile, scenario: str, duration_s: float, say: Say) -> 
                           neighbours=result.neighbours, own=lab.record.name)
                 result.cpu_busy_pct = _busy_pct(busy, _cpu_ticks())
                 result.max_heartbeat_lag_ms = _max_lag(cell)
-            result.split_brain = [v.describe() for v in watch.snapshot()]
+            result.split_brain = watch.problems()  # a blind watch counts as one
         finally:
             if hog is not None:
                 hog.kill()
@@ -130,7 +122,7 @@ def _wait_out(duration_s: float, hog: subprocess.Popen[bytes] | None, say: Say,
         time.sleep(min(TICK_S, left))
         neighbours += [n for n in existing_labs() if n != own and n not in neighbours]
         if hog is not None and hog.poll() is not None and end - time.monotonic() > 5:
-            raise ChaosError(f"{PACKAGE} stopped early (exit {hog.returncode})")
+            raise BenchError(f"{PACKAGE} stopped early (exit {hog.returncode})")
         if time.monotonic() >= next_note:
             say(f"{label}: {max(0.0, end - time.monotonic()) / 60:.1f} min to go")
             next_note += 60

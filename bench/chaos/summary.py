@@ -9,9 +9,9 @@ import time
 from collections import Counter
 from typing import Any
 
+from benchlib.report import fixed, median, table
 from chaos.campaign import CampaignResult, FaultRecord
 from chaos.faults import not_exercised
-from chaos.stats import median, seconds, table
 
 
 def recovered(result: CampaignResult) -> list[FaultRecord]:
@@ -26,9 +26,9 @@ def by_kind_rows(result: CampaignResult) -> list[list[object]]:
         faults = [f for f in result.faults if (f.kind, f.variant) == (kind, variant)]
         times = [f.recovery_s for f in faults if f.disrupted and f.recovery_s is not None]
         outages = [f.client_outage_s for f in faults if f.client_outage_s is not None]
-        rows.append([kind, variant, count, len(times), seconds(median(times)),
-                     seconds(max(times, default=None)), seconds(max(outages, default=None)),
-                     seconds(max(f.budget_s for f in faults), 1),
+        rows.append([kind, variant, count, len(times), fixed(median(times)),
+                     fixed(max(times, default=None)), fixed(max(outages, default=None)),
+                     fixed(max(f.budget_s for f in faults), 1),
                      sum(len(f.violations) for f in faults)])
     return rows
 
@@ -42,25 +42,30 @@ def markdown(result: CampaignResult) -> str:
                   for f in result.faults for u in f.unexpected]
     lines = [
         f"## Reliability campaign: {len(result.faults)} faults, seed {opts.seed}\n",
-        f"Profile {opts.profile.name} (heartbeat {opts.profile.heartbeat_ms} ms, token "
-        f"{opts.profile.token_ms} ms); cells of {', '.join(map(str, opts.sizes))} nodes"
+        f"Profile {opts.profile.name} ({opts.profile.describe()}; "
+        f"{opts.profile.describe_qdisk()}); cells of {', '.join(map(str, opts.sizes))} nodes"
         f"{' and a 2-node cell with a quorum disk' if opts.qdisk else ''}; "
         f"{result.duration_s / 60:.1f} min on {platform.node()} "
         f"({time.strftime('%Y-%m-%d %H:%M')}).\n",
         f"- faults injected: {len(result.faults)} ({_counts(result)})",
         f"- violations: {len(violations)}",
+        f"- healthy nodes fenced: {len(result.healthy_fenced())}; daemons that died: "
+        f"{len(result.daemon_deaths)}",
         f"- recoveries: {len(back)} of {sum(1 for f in result.faults if f.disrupted)} "
-        f"faults that disrupted a service; median {seconds(median(times))} s, worst "
-        f"{seconds(max(times, default=None))} s",
+        f"faults that disrupted a service; median {fixed(median(times))} s, worst "
+        f"{fixed(max(times, default=None))} s",
         f"- records: {result.acked} acknowledged of {result.attempts} sent; "
         f"{result.verifications} read-backs, every acknowledged record checked each time",
         f"- unexpected takeovers or fences: {len(unexpected)}",
-        f"- not exercised: {', '.join(_missing(result)) or 'none'}\n",
+        f"- not exercised: {', '.join(_missing(result)) or 'none'}",
+        *(f"- {line}" for line in result.watches), "",
         table(["kind", "variant", "faults", "recovered", "median (s)", "worst (s)",
                "worst client gap (s)", "budget (s)", "violations"], by_kind_rows(result)),
     ]
-    for title, items in (("Violations", violations), ("Unexpected", unexpected),
-                         ("Anomalies", result.anomalies)):
+    for title, items in (("Violations", violations),
+                         ("Healthy nodes fenced", result.healthy_fenced()),
+                         ("Daemons that died", result.daemon_deaths),
+                         ("Unexpected", unexpected), ("Anomalies", result.anomalies)):
         if items:
             lines.append(f"\n{title}:\n\n" + "\n".join(f"- {i}" for i in items) + "\n")
     return "\n".join(lines)
@@ -83,6 +88,9 @@ def to_json(result: CampaignResult) -> dict[str, Any]:
             "duration_s": round(result.duration_s, 1),
             "by_kind": dict(Counter(f.kind for f in result.faults)),
             "violations": result.all_violations(), "anomalies": result.anomalies,
+            "healthy_fenced": result.healthy_fenced(), "daemon_deaths": result.daemon_deaths,
+            "watches": result.watches, "qdisk_interval_ms": opts.profile.qdisk_interval_ms,
+            "qdisk_tko": opts.profile.qdisk_tko,
             "recoveries": len(times), "recovery_median_s": median(times),
             "recovery_worst_s": max(times, default=None),
             "records_acked": result.acked, "records_sent": result.attempts,

@@ -1,61 +1,31 @@
-"""Checks over the daemons' own timelines, read from each node's persisted events file
-(readable even while the node is powered off)."""
+"""The daemons' timelines of a whole lab (tandem.lab.timeline reads and checks them per
+node), and the evidence a cell leaves when something went wrong in it."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
-from chaos.labs import Lab
-from tandem.common.events import EventKind
-
-EVENTS_IN_NODE = "var/lib/tandem/events.jsonl"
+from benchlib.labs import Lab
+from tandem.lab import timeline
+from tandem.lab.timeline import EVENTS_IN_NODE, Event
 
 
-def node_events(lab: Lab, node: str) -> list[dict[str, Any]]:
+def node_events(lab: Lab, node: str) -> list[Event]:
     """Every event the node's daemons recorded, across its reboots, oldest first."""
-    path: Path = lab.names.node_root(node) / EVENTS_IN_NODE
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut short by a power loss
-    return events
+    return timeline.events_file(lab.record.name, node)
 
 
 def inquorate_fences(lab: Lab) -> list[str]:
-    """Safety rule 2 over whole timelines: a fence started while the node's daemon was
-    not quorate (each daemon start begins inquorate)."""
-    found = []
-    for node in lab.nodes:
-        quorate = False
-        for event in node_events(lab, node):
-            if event["kind"] == EventKind.DAEMON_START:
-                quorate = False
-            elif event["kind"] == EventKind.QUORUM:
-                quorate = bool(event.get("data", {}).get("quorate"))
-            elif event["kind"] == EventKind.FENCE_START and not quorate:
-                found.append(f"{node} started fencing {event.get('node')} while inquorate "
-                             f"(at {event['ts_ms']} ms)")
-    return found
+    """Safety rule 2 over every node's whole timeline."""
+    return [line for node in lab.nodes
+            for line in timeline.inquorate_fences(node_events(lab, node), node)]
 
 
 def fence_counts(lab: Lab, start: float, end: float) -> dict[str, int]:
     """Fence operations started against each node between two wall times, by any node."""
-    counts: dict[str, int] = {}
-    for node in lab.nodes:
-        for event in node_events(lab, node):
-            if event["kind"] == EventKind.FENCE_START \
-                    and start * 1000 <= event["ts_ms"] <= end * 1000:
-                target = str(event.get("node"))
-                counts[target] = counts.get(target, 0) + 1
-    return counts
+    return timeline.fences_between((node_events(lab, n) for n in lab.nodes), start, end)
 
 
 def keep_evidence(lab: Lab, where: Path) -> Path:

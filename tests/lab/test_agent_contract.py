@@ -11,18 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_agent_kit import (
+
+from agentkit import (
     ERR_GENERIC,
     ERR_INSTALLED,
     NOT_RUNNING,
     SUCCESS,
     agent,
     contract,
-    module_lab,
-    sh,
     uid_of,
 )
-
+from labkit import sh
 from tandem.lab.nodes import NodeControl
 from tandem.resources.proctab import proc_stat
 
@@ -73,11 +72,11 @@ AGENTS = [
 
 
 @pytest.fixture(scope="module")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
+def control(control: NodeControl) -> Iterator[NodeControl]:
+    """The module's lab, with the LSB script installed in node1."""
     try:
-        with module_lab(tmp_path_factory, "agcon") as control:
-            sh(control, "node1", f"cat > {LSB_PATH} <<'EOF'\n{LSB}EOF\nchmod +x {LSB_PATH}")
-            yield control
+        sh(control, "node1", f"cat > {LSB_PATH} <<'EOF'\n{LSB}EOF\nchmod +x {LSB_PATH}")
+        yield control
     finally:
         with contextlib.suppress(FileNotFoundError):
             Path(MOUNTPOINT).rmdir()

@@ -12,18 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_agent_kit import (
+
+from agentkit import (
     ERR_GENERIC,
     NOT_RUNNING,
     SUCCESS,
     Background,
     agent,
     background,
-    module_lab,
-    sh,
 )
-
-from labkit import wait_for
+from labkit import sh, wait_for
 from tandem.lab.nodes import NodeControl
 from tandem.resources.proctab import is_running
 
@@ -31,12 +29,6 @@ pytestmark = pytest.mark.lab
 
 DEVICE = "device=/dev/tandem/shared"
 _counter = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
-    with module_lab(tmp_path_factory, "agfs") as control:
-        yield control
 
 
 @pytest.fixture()

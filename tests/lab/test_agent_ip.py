@@ -7,12 +7,11 @@ labels, a monitor that sees a pulled cable, and refusals."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from test_agent_kit import ERR_GENERIC, NOT_RUNNING, SUCCESS, agent, module_lab, sh
 
-from labkit import wait_for
+from agentkit import ERR_GENERIC, NOT_RUNNING, SUCCESS, agent
+from labkit import sh, wait_for
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.nodes import NodeControl
 
@@ -22,10 +21,10 @@ CLIENT_V6 = "2001:db8:100::250/64"
 
 
 @pytest.fixture(scope="module")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
-    with module_lab(tmp_path_factory, "agip") as control:
-        sh(control, "client", f"ip addr add {CLIENT_V6} dev eth0 nodad")
-        yield control
+def control(control: NodeControl) -> NodeControl:
+    """The module's lab, its client with an IPv6 address too."""
+    sh(control, "client", f"ip addr add {CLIENT_V6} dev eth0 nodad")
+    return control
 
 
 def neighbour_mac(control: NodeControl, address: str) -> str | None:

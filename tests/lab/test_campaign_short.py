@@ -1,7 +1,30 @@
 """The short reliability campaign that CI runs (bench/campaign.py --faults 20 --seed 1):
-every fault kind on a 2-node, a 3-node and a 2-node quorum-disk cell, with no violation of
-the safety checks; and proof that those checks do catch a service held twice and an
-acknowledged record that went missing."""
+every fault kind on a 2-node, a 3-node and a 2-node quorum-disk cell; and proof that the
+campaign's checks do catch a service held twice and an acknowledged record that went
+missing.
+
+The campaign fails on:
+- a violation: a double mount, an address on two nodes or a service held by two nodes
+  (the watches), a fence started by an inquorate node, an acknowledged record missing
+  from the disk, a service not back within its budget, a cell that cannot be made
+  whole again, or a watch that failed too many of its samples (it proved nothing);
+- a healthy node fenced: a fence started against (or a BMC power-off of) a node the
+  fault did not allow to be fenced. A fault allows its victim when it takes the victim
+  away (crash, hang until fenced, power cycle, isolation, a failing stop, a dead BMC
+  with a dead node), and any node where it splits a two-node cell so that no one can
+  tell the healthy side: a fence race decides (every ring cut without a quorum disk,
+  heavy loss on every ring, a hang that ends while the fence is under way);
+- a daemon that died under a powered node: its services would run unwatched, never
+  stopped on a quorum loss.
+
+It tolerates, and reports as "unexpected", what costs availability but not safety:
+- a service moved or restarted that the fault did not call for (a monitor that failed
+  under packet loss, a survivor briefly inquorate while the quorum disk's master role
+  moves); the holder watch proves it never ran in two places;
+- several fence operations against one node in one fault (a device that failed or
+  timed out is tried again; powering off a node that is off changes nothing);
+- a node fenced again right after the harness powered it back on (an anomaly).
+"""
 
 from __future__ import annotations
 
@@ -10,23 +33,19 @@ import random
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-
-from chaos.campaign import Options, run_campaign  # noqa: E402
-from chaos.cell import Cell  # noqa: E402
-from chaos.cells import DATA, PROFILES, RECORD_DIR, campaign_cell  # noqa: E402
-from chaos.faults import KINDS, Deck  # noqa: E402
-from chaos.holders import HolderSpec, HolderWatch  # noqa: E402
-from chaos.labs import PREFIX, chaos_lab  # noqa: E402
-from chaos.records import RecordClient  # noqa: E402
-
-from labkit import host_links, wait_for  # noqa: E402
-from tandem.lab.names import existing_labs  # noqa: E402
+from benchlib.labs import PREFIX, built_lab
+from chaos.campaign import Options, run_campaign
+from chaos.cell import Cell
+from chaos.cells import DATA, PROFILES, RECORD_DIR, campaign_cell
+from chaos.faults import KINDS, Deck
+from chaos.records import RecordClient
+from labkit import host_links, wait_for
+from tandem.lab.holders import HolderSpec
+from tandem.lab.names import existing_labs
+from tandem.lab.watch import HolderWatch
 
 pytestmark = pytest.mark.lab
 
@@ -48,7 +67,8 @@ def test_short_campaign_has_no_violation() -> None:
     links = host_links()
     lines: list[str] = []
     result = run_campaign(Options(faults=20, seed=1, sizes=(2, 3), say=lines.append))
-    assert result.all_violations() == [], "\n".join([*result.all_violations(), *lines])
+    failures = result.failures()
+    assert failures == [], "\n".join([*failures, *result.anomalies, *lines])
     assert len(result.faults) == 20
     drawn = {f.kind for f in result.faults}
     assert drawn == {k.name for k in KINDS}, drawn
@@ -57,20 +77,24 @@ def test_short_campaign_has_no_violation() -> None:
     assert all(f.recovery_s is not None for f in result.faults)
     assert any(f.disrupted for f in result.faults)
     assert result.acked > 100 and result.verifications >= 20
+    assert len(result.watches) == 6, result.watches  # two watches in each of three cells
     assert _my_labs() == [] and host_links() == links
 
 
 @pytest.mark.timeout(300)
 def test_checks_catch_a_double_holder_and_a_lost_record() -> None:
     say: list[str] = []
-    with chaos_lab("chk", campaign_cell("chaos", 2, PROFILES["default"]), say.append) as lab:
+    text = campaign_cell("chaos", 2, PROFILES["default"])
+    with built_lab("chk", text, say=say.append) as lab:
         cell = Cell(lab)
         cell.wait_whole(60)
-        owner = next(r["owner"] for r in (cell.status("node1") or {})["services"]
-                     if r["name"] == DATA)
+        status = cell.status("node1")
+        row = status.service(DATA) if status else None
+        assert row is not None and row.owner, "the data service does not run"
+        owner = row.owner
         other = next(n for n in cell.nodes if n != owner)
-        with HolderWatch(lab, [HolderSpec(DATA, process_mark="recordd.py")]) as holders, \
-                RecordClient(lab) as client:
+        specs = [HolderSpec(DATA, process_mark="recordd.py")]
+        with HolderWatch(lab.record.name, specs) as holders, RecordClient(lab) as client:
             wait_for(lambda: len(client.acked()) >= 20, 30, "20 acknowledged records")
             assert client.verify().ok
             assert holders.snapshot() == []
@@ -89,5 +113,6 @@ def test_checks_catch_a_double_holder_and_a_lost_record() -> None:
             time.sleep(0.2)
             check = client.verify()
             assert victim in check.missing and not check.error
-    assert {o.service for o in holders.snapshot()} == {DATA}
+    assert {v.subject for v in holders.snapshot()} == {DATA}
+    assert holders.health() is None, holders.summary()
     assert _my_labs() == []

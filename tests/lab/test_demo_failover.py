@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from labkit import leftovers, running_lab, unique_lab_name
+from labkit import leftovers, running_lab, unique_lab_name, wait_for
 from tandem.lab.failover import run_failover, wait_started
 from tandem.lab.nodes import NodeControl
 from tandem.lab.watch import SplitBrainWatch
@@ -66,13 +65,9 @@ def test_killed_server_is_restarted_in_place_and_clis(tmp_path: Path) -> None:
         first = _server_pid(control, owner)
         subprocess.run(control.exec_argv(owner, ["pkill", "-9", "-f", "busybox httpd"]),
                        check=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            pid = _server_pid(control, owner)
-            if pid and pid != first and wait_started(control, "node1", "web") == owner:
-                break
-            time.sleep(0.2)
-        assert _server_pid(control, owner) not in ("", first)
+        wait_for(lambda: _server_pid(control, owner) not in ("", first)
+                 and wait_started(control, "node1", "web") == owner, 30,
+                 "the web server to be restarted in place", interval=0.2)
         assert control.power("node2" if owner == "node1" else "node1").power == "on"
 
         def clustat(*args: str) -> subprocess.CompletedProcess[str]:

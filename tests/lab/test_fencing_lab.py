@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Iterator
-from pathlib import Path
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from test_bmc_ipmitool import PASSWORD, USER, BmcHandle, BmcLab
 
+from bmckit import PASSWORD, USER, BmcHandle, BmcLab
 from tandem.config.model import BmcDef, ClusterConfig, FenceDeviceDef, FenceLevel, NodeDef
 from tandem.fencing import (
     ExternalDevice,
@@ -37,17 +36,6 @@ NOBODY = "198.51.100.199"  # on the BMC network, but no host answers there
 IPMILAN_OPTIONS = (("power_wait", "0"), ("ipmitool_timeout", "1"), ("power_timeout", "5"))
 
 
-@pytest.fixture()
-def lab(tmp_path: Path) -> Iterator[BmcLab]:
-    with BmcLab(tmp_path) as built:
-        yield built
-
-
-@pytest.fixture()
-def bmc(lab: BmcLab) -> BmcHandle:
-    return lab.start_bmc("198.51.100.101")
-
-
 def node(bmc_address: str, levels: tuple[FenceLevel, ...] = (),
          password: str = PASSWORD) -> NodeDef:
     return NodeDef(name="node1", id=1, fence=levels,
@@ -63,11 +51,11 @@ def ipmilan(name: str = "agent", *, timeout_s: float = 20.0, **fields: Any) -> F
                           options=IPMILAN_OPTIONS, timeout_s=timeout_s, **fields)
 
 
-def in_client(lab: BmcLab, coro: Coroutine[Any, Any, T]) -> T:
-    return lab.in_client(lambda: asyncio.run(coro))
+def in_client(bmc_lab: BmcLab, coro: Coroutine[Any, Any, T]) -> T:
+    return bmc_lab.in_client(lambda: asyncio.run(coro))
 
 
-def off_then_status(lab: BmcLab, device: FenceDevice, target_node: NodeDef
+def off_then_status(bmc_lab: BmcLab, device: FenceDevice, target_node: NodeDef
                     ) -> tuple[PowerState, PowerState]:
     target = resolve_target(target_node, device.definition)
 
@@ -76,10 +64,10 @@ def off_then_status(lab: BmcLab, device: FenceDevice, target_node: NodeDef
         await device.off(target)
         return before, await device.status(target)
 
-    return in_client(lab, go())
+    return in_client(bmc_lab, go())
 
 
-def failure(lab: BmcLab, device: FenceDevice, target_node: NodeDef) -> tuple[FenceError, float]:
+def failure(bmc_lab: BmcLab, device: FenceDevice, target_node: NodeDef) -> tuple[FenceError, float]:
     target = resolve_target(target_node, device.definition)
 
     async def go() -> tuple[FenceError, float]:
@@ -90,66 +78,66 @@ def failure(lab: BmcLab, device: FenceDevice, target_node: NodeDef) -> tuple[Fen
             return exc, time.monotonic() - start
         raise AssertionError("the fence action succeeded")
 
-    return in_client(lab, go())
+    return in_client(bmc_lab, go())
 
 
 @pytest.mark.parametrize("make", [lambda: IpmiDevice(ipmi()),
                                   lambda: ExternalDevice(ipmilan())], ids=["ipmi", "external"])
-def test_off_then_status_reads_off(lab: BmcLab, bmc: BmcHandle, make: Any) -> None:
+def test_off_then_status_reads_off(bmc_lab: BmcLab, bmc: BmcHandle, make: Any) -> None:
     device = make()
-    assert off_then_status(lab, device, node(bmc.address)) == (PowerState.ON, PowerState.OFF)
+    assert off_then_status(bmc_lab, device, node(bmc.address)) == (PowerState.ON, PowerState.OFF)
     assert bmc.power() == "off"
     target = resolve_target(node(bmc.address), device.definition)
-    in_client(lab, device.on(target))
+    in_client(bmc_lab, device.on(target))
     assert bmc.power() == "on"
 
 
-def test_ipmi_wrong_password_is_an_auth_error(lab: BmcLab, bmc: BmcHandle) -> None:
-    error, elapsed = failure(lab, IpmiDevice(ipmi(timeout_s=10)),
+def test_ipmi_wrong_password_is_an_auth_error(bmc_lab: BmcLab, bmc: BmcHandle) -> None:
+    error, elapsed = failure(bmc_lab, IpmiDevice(ipmi(timeout_s=10)),
                              node(bmc.address, password="guess"))
     assert isinstance(error, FenceAuthError), error
     assert "refused user 'admin'" in str(error) and elapsed < 10
     assert bmc.power() == "on"
 
 
-def test_ipmi_unreachable_bmc_is_reported_within_the_timeout(lab: BmcLab) -> None:
-    error, elapsed = failure(lab, IpmiDevice(ipmi(timeout_s=5)), node(NOBODY))
+def test_ipmi_unreachable_bmc_is_reported_within_the_timeout(bmc_lab: BmcLab) -> None:
+    error, elapsed = failure(bmc_lab, IpmiDevice(ipmi(timeout_s=5)), node(NOBODY))
     assert isinstance(error, FenceUnreachable), error
     assert NOBODY in str(error) and elapsed < 5
 
 
-def test_external_wrong_password_fails_cleanly(lab: BmcLab, bmc: BmcHandle) -> None:
-    error, elapsed = failure(lab, ExternalDevice(ipmilan(timeout_s=20)),
+def test_external_wrong_password_fails_cleanly(bmc_lab: BmcLab, bmc: BmcHandle) -> None:
+    error, elapsed = failure(bmc_lab, ExternalDevice(ipmilan(timeout_s=20)),
                              node(bmc.address, password="guess"))
     assert isinstance(error, FenceAgentError), error
     assert "fence_ipmilan off of node1 (exit 1)" in str(error) and "\n" not in str(error)
     assert elapsed < 20 and bmc.power() == "on"
 
 
-def test_external_unreachable_bmc_fails_cleanly(lab: BmcLab) -> None:
-    error, elapsed = failure(lab, ExternalDevice(ipmilan(timeout_s=20)), node(NOBODY))
+def test_external_unreachable_bmc_fails_cleanly(bmc_lab: BmcLab) -> None:
+    error, elapsed = failure(bmc_lab, ExternalDevice(ipmilan(timeout_s=20)), node(NOBODY))
     assert isinstance(error, FenceUnreachable), error
     assert elapsed < 20
 
 
-def test_external_agent_slower_than_the_device_timeout_is_killed(lab: BmcLab) -> None:
+def test_external_agent_slower_than_the_device_timeout_is_killed(bmc_lab: BmcLab) -> None:
     slow = FenceDeviceDef(name="agent", type="external", agent="fence_ipmilan", timeout_s=1.5)
-    error, elapsed = failure(lab, ExternalDevice(slow), node(NOBODY))
+    error, elapsed = failure(bmc_lab, ExternalDevice(slow), node(NOBODY))
     assert isinstance(error, FenceTimeout), error
     assert elapsed < 1.5 + 10
 
 
-def fence(lab: BmcLab, target_node: NodeDef, devices: tuple[FenceDeviceDef, ...],
+def fence(bmc_lab: BmcLab, target_node: NodeDef, devices: tuple[FenceDeviceDef, ...],
           history: FenceHistory, acks: ManualAcks | None = None, **kwargs: Any) -> Any:
     config = ClusterConfig(name="c", key_file="k", nodes=(target_node,), fence_devices=devices)
-    return in_client(lab, fence_node(target_node, config, history, acks or ManualAcks(),
+    return in_client(bmc_lab, fence_node(target_node, config, history, acks or ManualAcks(),
                                      retry_pause_s=0.1, **kwargs))
 
 
-def test_dead_bmc_falls_back_to_the_next_level(lab: BmcLab, bmc: BmcHandle) -> None:
+def test_dead_bmc_falls_back_to_the_next_level(bmc_lab: BmcLab, bmc: BmcHandle) -> None:
     history = FenceHistory()
     target = node(NOBODY, (FenceLevel(("bmc",)), FenceLevel(("agent",))))
-    result = fence(lab, target, (ipmi(timeout_s=4), ipmilan(address=bmc.address)), history,
+    result = fence(bmc_lab, target, (ipmi(timeout_s=4), ipmilan(address=bmc.address)), history,
                    retries=1)
     assert result.success and result.level == 2, result.message
     assert bmc.power() == "off"
@@ -158,17 +146,17 @@ def test_dead_bmc_falls_back_to_the_next_level(lab: BmcLab, bmc: BmcHandle) -> N
         (2, "agent", "off", "ok"), (2, "agent", "verify", "ok")]
 
 
-def test_refused_credentials_are_not_retried(lab: BmcLab, bmc: BmcHandle) -> None:
+def test_refused_credentials_are_not_retried(bmc_lab: BmcLab, bmc: BmcHandle) -> None:
     history = FenceHistory()
     target = node(bmc.address, (FenceLevel(("wrong",)), FenceLevel(("bmc",))))
-    result = fence(lab, target, (ipmi("wrong", password="guess"), ipmi("bmc")), history)
+    result = fence(bmc_lab, target, (ipmi("wrong", password="guess"), ipmi("bmc")), history)
     assert result.level == 2 and bmc.power() == "off"
     assert [(a.device, a.outcome) for a in history.attempts()] == [
         ("wrong", "auth"), ("bmc", "ok"), ("bmc", "ok")]
 
 
-def test_bmc_dead_with_its_node_leaves_the_operator(lab: BmcLab, bmc: BmcHandle) -> None:
-    lab.stop_bmc(bmc)  # the node lost power and its BMC with it
+def test_bmc_dead_with_its_node_leaves_the_operator(bmc_lab: BmcLab, bmc: BmcHandle) -> None:
+    bmc_lab.stop_bmc(bmc)  # the node lost power and its BMC with it
     history, acks = FenceHistory(), ManualAcks()
     target = node(bmc.address, (FenceLevel(("bmc",)), FenceLevel(("operator",))))
     devices = (ipmi(timeout_s=4), FenceDeviceDef(name="operator", type="manual",
@@ -187,7 +175,7 @@ def test_bmc_dead_with_its_node_leaves_the_operator(lab: BmcLab, bmc: BmcHandle)
         await confirm
         return result
 
-    result = lab.in_client(lambda: asyncio.run(go()))
+    result = bmc_lab.in_client(lambda: asyncio.run(go()))
     assert result.success and result.level == 2
     assert [(a.device, a.action, a.outcome) for a in history.attempts()] == [
         ("bmc", "off", "unreachable"), ("operator", "off", "ok"),

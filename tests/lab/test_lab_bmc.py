@@ -4,12 +4,10 @@ their power commands do to a node what pulling and restoring its power would do.
 from __future__ import annotations
 
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from labkit import cell_config, running_lab, unique_lab_name
+from labkit import wait_for
 from tandem.lab.names import LabNames
 from tandem.lab.nodes import NodeControl
 from tandem.lab.proc import is_alive, netns_inode, pids_in_netns
@@ -28,25 +26,16 @@ def ipmitool(control: NodeControl, node_index: int, *args: str,
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture()
-def lab(tmp_path: Path) -> LabRecord:
-    name = unique_lab_name("bmc")
-    with running_lab(tmp_path, cell_config(name), name, start=True) as record:
-        yield record
-
-
 def _wait_daemon(control: NodeControl, node: str, timeout: float = 10.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def running() -> int | None:
         pid = control.power(node).daemon_pid
-        if pid and is_alive(pid):
-            return pid
-        time.sleep(0.05)
-    raise AssertionError(f"tandemd of {node} is not running")
+        return pid if pid and is_alive(pid) else None
+
+    return wait_for(running, timeout, f"tandemd of {node} to run")
 
 
-def test_power_status_off_on_with_real_ipmitool(lab: LabRecord) -> None:
-    control = NodeControl(lab)
+def test_power_status_off_on_with_real_ipmitool(lab_with_daemons: LabRecord) -> None:
+    control = NodeControl(lab_with_daemons)
     old_daemon = _wait_daemon(control, "node1")
     status = ipmitool(control, 1, "chassis", "power", "status")
     assert status.returncode == 0, status.stderr
@@ -54,7 +43,7 @@ def test_power_status_off_on_with_real_ipmitool(lab: LabRecord) -> None:
 
     off = ipmitool(control, 1, "chassis", "power", "off")
     assert off.returncode == 0, off.stderr
-    inode = netns_inode(LabNames(lab.name).node_ns("node1"))
+    inode = netns_inode(LabNames(lab_with_daemons.name).node_ns("node1"))
     assert inode is not None and pids_in_netns(inode) == []
     assert not is_alive(old_daemon)
     assert "Chassis Power is off" in ipmitool(control, 1, "chassis", "power", "status").stdout
@@ -69,8 +58,8 @@ def test_power_status_off_on_with_real_ipmitool(lab: LabRecord) -> None:
     assert new_daemon != old_daemon
 
 
-def test_power_cycle_reboots(lab: LabRecord) -> None:
-    control = NodeControl(lab)
+def test_power_cycle_reboots(lab_with_daemons: LabRecord) -> None:
+    control = NodeControl(lab_with_daemons)
     before = control.power("node2").init_pid
     cycle = ipmitool(control, 2, "chassis", "power", "cycle")
     assert cycle.returncode == 0, cycle.stderr
@@ -79,21 +68,21 @@ def test_power_cycle_reboots(lab: LabRecord) -> None:
     assert not is_alive(before)
 
 
-def test_wrong_password_is_refused(lab: LabRecord) -> None:
-    control = NodeControl(lab)
+def test_wrong_password_is_refused(lab_with_daemons: LabRecord) -> None:
+    control = NodeControl(lab_with_daemons)
     result = ipmitool(control, 1, "chassis", "power", "off", password="wrong")
     assert result.returncode != 0
     assert control.power("node1").power == "on"
 
 
-def test_crash_reads_off_at_the_bmc(lab: LabRecord) -> None:
-    control = NodeControl(lab)
+def test_crash_reads_off_at_the_bmc(lab_with_daemons: LabRecord) -> None:
+    control = NodeControl(lab_with_daemons)
     control.crash("node2")
     assert "Chassis Power is off" in ipmitool(control, 2, "chassis", "power", "status").stdout
 
 
-def test_hung_node_reads_on_and_can_be_powered_off(lab: LabRecord) -> None:
-    control = NodeControl(lab)
+def test_hung_node_reads_on_and_can_be_powered_off(lab_with_daemons: LabRecord) -> None:
+    control = NodeControl(lab_with_daemons)
     control.hang("node1")
     assert "Chassis Power is on" in ipmitool(control, 1, "chassis", "power", "status").stdout
     assert ipmitool(control, 1, "chassis", "power", "off").returncode == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import cell_config, running_lab, unique_lab_name
+from labkit import sh
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames
 from tandem.lab.nodes import NodeControl
@@ -19,14 +19,6 @@ from tandem.lab.status import lab_status
 pytestmark = pytest.mark.lab
 
 
-def sh(control: NodeControl, node: str, script: str, check: bool = True) -> str:
-    out = subprocess.run(control.exec_argv(node, ["sh", "-c", script]), capture_output=True,
-                         text=True, timeout=30)
-    if check and out.returncode != 0:
-        raise AssertionError(f"{node}: {script!r} failed: {out.stderr}")
-    return out.stdout
-
-
 def ping(control: NodeControl, src: str, address: str) -> bool:
     argv = control.exec_argv(src, ["ping", "-c", "1", "-W", "1", address])
     return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
@@ -36,13 +28,6 @@ def reaches(control: NodeControl, src: str, address: str) -> bool:
     """Answers within 3 tries: a link just brought back up may lose the first packet
     while the neighbour entry is resolved again."""
     return any(ping(control, src, address) for _ in range(3))
-
-
-@pytest.fixture()
-def lab(tmp_path: Path) -> LabRecord:
-    name = unique_lab_name("nodes")
-    with running_lab(tmp_path, cell_config(name), name) as record:
-        yield record
 
 
 def test_nodes_are_isolated(lab: LabRecord) -> None:

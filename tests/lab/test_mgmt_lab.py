@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Iterator
 
 import pytest
 
-from labkit import cell_config, running_lab, unique_lab_name, wait_for
+from labkit import sh, wait_for
 from tandem.lab.nodes import NodeControl
 
 pytestmark = pytest.mark.lab
@@ -24,23 +22,9 @@ TREE = "/var/lib/tandem/ha-tree"
 VIP = "198.51.100.60"
 
 
-@pytest.fixture(scope="module")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeControl]:
-    name = unique_lab_name("mgmt")
-    config = cell_config(name)  # private: /etc/HA (and /var/lib/tandem, always)
-    with running_lab(tmp_path_factory.mktemp("mgmt"), config, name) as record:
-        yield NodeControl(record)
-
-
 def run(control: NodeControl, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(control.exec_argv(node, list(argv)), capture_output=True, text=True,
                           timeout=120)
-
-
-def sh(control: NodeControl, node: str, script: str) -> str:
-    done = run(control, node, "sh", "-c", script)
-    assert done.returncode == 0, f"{node}: {script!r}: {done.stderr}"
-    return done.stdout
 
 
 def ha(control: NodeControl, node: str, tool: str, action: str,
@@ -152,7 +136,4 @@ def test_peer_tools_across_nodes(control: NodeControl) -> None:
 
     assert ha(control, "node1", "haip", "stop").returncode == 0
     assert ha(control, "node1", "haip", "status").returncode == 1
-    deadline = time.monotonic() + 5
-    while ping(control, VIP) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not ping(control, VIP)
+    wait_for(lambda: not ping(control, VIP), 5, f"{VIP} to stop answering", interval=0.1)

@@ -29,23 +29,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_agent_kit import (
+
+from agentkit import (
     ERR_GENERIC,
     NOT_RUNNING,
     SUCCESS,
     agent,
     contract,
-    module_lab,
-    sh,
 )
-
-from enginekit import Cell, assert_fenced_only_when_quorate, fence_starts
-from labkit import node_events, node_status, running_lab, states, unique_lab_name, wait_for
+from enginekit import Cell, cell_of, fence_starts
+from labkit import (
+    node_events,
+    node_lab,
+    node_status,
+    running_lab,
+    sh,
+    unique_lab_name,
+    wait_for,
+)
+from mgmtkit import write
 from tandem.lab.failover import breakdown
-from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames
-from tandem.lab.nodes import NodeControl
-from tandem.lab.watch import SplitBrainWatch
 
 pytestmark = pytest.mark.lab
 
@@ -118,12 +122,6 @@ def postgresql() -> None:
             policy.unlink()
 
 
-def write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-
-
 def install_tools(root: Path) -> None:
     """The toolkit in ROOT/etc/HA/bin, as the HA package lays it out (links to the
     installed entry points)."""
@@ -136,11 +134,11 @@ def install_tools(root: Path) -> None:
 
 
 # -- the agent's contract ----------------------------------------------------------------------
-def test_haservices_agent_contract(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_haservices_agent_contract(tmp_path: Path) -> None:
     """Through `tandem agent run` in a node: the contract with a status list that checks
     the (fake) service; a service that dies behind the engine's back; an empty status
     list; a start that fails half-way and needs a stop."""
-    with module_lab(tmp_path_factory, "hasag") as control:
+    with node_lab(tmp_path, "hasag", bmc=False) as control:
         root = LabNames(control.record.name).node_root("node1")
         install_tools(root)
         lists = root / "etc/HA/contract"
@@ -199,21 +197,11 @@ def generate_config(tmp_path: Path) -> str:
 
 @contextlib.contextmanager
 def mgmt_cell(tmp_path: Path) -> Iterator[Cell]:
-    """The generated cell, daemons running, both nodes online, the watch on."""
+    """The generated cell, daemons running, both nodes online, the watches on."""
     name = unique_lab_name("pg")
-    with running_lab(tmp_path, generate_config(tmp_path), name, start=True) as record:
-        control = NodeControl(record)
-        cell = Cell(record, control, NetworkFaults(record, control.config),
-                    SplitBrainWatch(record.name, interval_s=0.05))
-        for observer in cell.nodes:
-            wait_for(lambda o=observer: (s := node_status(control, o)) and s["quorate"]
-                     and set(states(s).values()) == {"online"}, 60,
-                     f"{observer} to see every node online")
-        with cell.watch:
-            yield cell
-        cell.watch.assert_clean()
-        for node in cell.nodes:
-            assert_fenced_only_when_quorate(cell.events_file(node), node)
+    with running_lab(tmp_path, generate_config(tmp_path), name, start=True) as record, \
+            cell_of(record, online_timeout=60) as cell:
+        yield cell
 
 
 def in_node(cell: Cell, node: str, script: str) -> str:
@@ -243,10 +231,10 @@ def prepare_primary(cell: Cell) -> None:
     again (HA_NSM mounts them)."""
     tree = node_tree(cell, "node1")
     install_package(tree)
-    for name in HA_FILES:
-        target = tree / "etc/HA" / name
+    for relative in HA_FILES:
+        target = tree / "etc/HA" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(EXAMPLE / "HA" / name, target)
+        shutil.copy2(EXAMPLE / "HA" / relative, target)
     conf = tree / "etc/postgresql/15/main"
     for name, text in (("postgresql.conf", PG_CONF), ("pg_hba.conf", PG_HBA),
                        ("pg_ident.conf", "")):

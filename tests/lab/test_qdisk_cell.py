@@ -13,9 +13,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from test_services_recovery import OwnerWatch, service, started_on
 
-from enginekit import Cell, fence_starts, running_cell
+from enginekit import Cell, dummy_holders, fence_starts, running_cell, service, started_on
 from labkit import wait_for
 from tandem.common.status import schema
 
@@ -56,8 +55,8 @@ monitor_interval_s = 1
 
 @contextmanager
 def qdisk_cell(tmp_path: Path, stem: str, first: str = "node1") -> Iterator[Cell]:
-    with running_cell(tmp_path, stem, fencing=True, disks=DISKS, timing=TIMING,
-                      extra=QDISK + web(first)) as cell, OwnerWatch(cell, ["web"]):
+    with running_cell(tmp_path, stem, dummy_holders("web"), fencing=True, disks=DISKS,
+                      timing=TIMING, extra=QDISK + web(first)) as cell:
         wait_for(lambda: started_on(cell, "node1", first), 30, f"web on {first}")
         wait_for(lambda: (s := cell.status("node2")) and s["qdisk"]["master"] == "node1"
                  and s["qdisk"]["online"], 20, "node1 to be the quorum disk master")

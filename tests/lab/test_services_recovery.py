@@ -1,113 +1,55 @@
 """Engine II in lab cells: placement, takeover after fencing, restarts and relocation,
 failed stops, operator requests, failback and freeze — with the split-brain watch on and
-a check, all along, that no service is ever started on two nodes."""
+the holder watch checking, all along, that no service is ever started on two nodes
+(tests/lab/test_lab_watch.py proves it sees a service held twice)."""
 
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from enginekit import Cell, fence_starts, running_cell
+from enginekit import (
+    Cell,
+    dummy_holders,
+    dummy_service,
+    fence_starts,
+    running_cell,
+    service,
+    started_on,
+)
 from labkit import node_events, tandem_in, wait_for
+from tandem.lab.watch import HolderWatch
 
 pytestmark = pytest.mark.lab
 
 
-def dummy_service(name: str = "web", *, failback: bool = False, recovery: str = "restart",
-                  max_restarts: int = 2, domain: str = '["node1", "node2"]',
-                  monitor: float = 0.5) -> str:
-    """A service of two dummy resources; files in /run/tandem make them fail on demand."""
-    return f"""
-[[services]]
-name = "{name}"
-recovery = "{recovery}"
-max_restarts = {max_restarts}
-restart_window_s = 60
-domain = {{ nodes = {domain}, restricted = true, failback = {str(failback).lower()} }}
-[[services.resources]]
-name = "{name}-data"
-agent = "dummy"
-[[services.resources]]
-name = "{name}-daemon"
-agent = "dummy"
-monitor_interval_s = {monitor}
-params = {{ fail_file = "/run/tandem/fail-{name}", stop_fail_file = "/run/tandem/stuck-{name}" }}
-"""
-
-
-class OwnerWatch:
-    """Samples the dummy state files of every node: a service may be started (its
-    daemon resource present) on at most one node at any time."""
-
-    def __init__(self, cell: Cell, services: list[str]) -> None:
-        self.cell = cell
-        self.services = services
-        self.violations: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def owners(self, service: str) -> list[str]:
-        found = []
-        for node in self.cell.nodes:
-            if self.cell.power(node) != "on":
-                continue
-            # /run/tandem is a tmpfs per node: read it through the node's init process.
-            init = self.cell.control.power(node).init_pid
-            state = Path(f"/proc/{init}/root/run/tandem/dummy/{service}-daemon")
-            if init and state.exists():
-                found.append(node)
-        return found
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            for service in self.services:
-                owners = self.owners(service)
-                if len(owners) > 1:
-                    self.violations.append(f"{service} runs on {owners}")
-
-    def __enter__(self) -> OwnerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        assert not self.violations, self.violations[:5]
-
-
 @contextmanager
 def service_cell(tmp_path: Path, stem: str, services: str, nodes: int = 2,
-                 names: tuple[str, ...] = ("web",)) -> Iterator[tuple[Cell, OwnerWatch]]:
-    with running_cell(tmp_path, stem, nodes=nodes, fencing=True, extra=services) as cell, \
-            OwnerWatch(cell, list(names)) as owners:
+                 names: tuple[str, ...] = ("web",)) -> Iterator[tuple[Cell, HolderWatch]]:
+    """A cell running `services`, each started, with the holder watch on their
+    `NAME-daemon` resources (a service started on two nodes at once fails the test)."""
+    with running_cell(tmp_path, stem, dummy_holders(*names), nodes=nodes, fencing=True,
+                      extra=services) as cell:
         for name in names:
-            wait_for(lambda n=name: service(cell, "node1", n)["state"] == "started", 20,
-                     f"{name} to start")
-        yield cell, owners
+            wait_for(partial(started_on, cell, "node1", None, name), 20, f"{name} to start")
+        yield cell, cell.holders
 
 
-def service(cell: Cell, observer: str, name: str = "web") -> dict[str, Any]:
-    status = cell.status(observer)
-    assert status is not None, f"{observer} does not answer"
-    return next(s for s in status["services"] if s["name"] == name)
-
-
-def started_on(cell: Cell, observer: str, node: str, name: str = "web") -> bool:
-    row = service(cell, observer, name)
-    return row["state"] == "started" and row["owner"] == node
+def holding(owners: HolderWatch, name: str = "web") -> list[str]:
+    """Nodes that hold service `name` now, as the holder watch sees them."""
+    return owners.holders()[name]
 
 
 @pytest.mark.parametrize("fault", ["crash", "hang"])
 def test_takeover_after_fencing(tmp_path: Path, fault: str) -> None:
     with service_cell(tmp_path, f"t{fault}", dummy_service()) as (cell, owners):
-        assert owners.owners("web") == ["node1"]
+        assert holding(owners) == ["node1"]
         getattr(cell.control, fault)("node1")
         wait_for(lambda: started_on(cell, "node2", "node2"), 30, "web to start on node2")
         assert cell.power("node1") == "off"  # fenced before the takeover
@@ -188,7 +130,7 @@ def test_freeze_stops_monitoring_and_recovery(tmp_path: Path) -> None:
 def test_disable_enable_and_bad_requests(tmp_path: Path) -> None:
     with service_cell(tmp_path, "dis", dummy_service()) as (cell, owners):
         assert tandem_in(cell.control, "node2", "svc", "disable", "web").returncode == 0
-        assert service(cell, "node1")["state"] == "disabled" and owners.owners("web") == []
+        assert service(cell, "node1")["state"] == "disabled" and holding(owners) == []
         enabled = tandem_in(cell.control, "node2", "svc", "enable", "web", "--node", "node2")
         assert enabled.returncode == 0, enabled.stderr
         assert started_on(cell, "node1", "node2")
@@ -205,7 +147,7 @@ def test_quorum_loss_in_three_node_cell(tmp_path: Path) -> None:
         wait_for(lambda: started_on(cell, "node1", "node3"), 20, "web on node3")
         cell.faults.cut("node3", None, bmc=True)  # keep node3 alive while isolated
         cell.cut_rings("node3")
-        wait_for(lambda: owners.owners("web") == [], 15,
+        wait_for(lambda: holding(owners) == [], 15,
                  "the isolated node3 to stop web on quorum loss")
         cell.faults.heal("node3", None, bmc=True)
         wait_for(lambda: started_on(cell, "node1", "node1"), 40,

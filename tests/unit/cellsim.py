@@ -41,6 +41,7 @@ from tandem.fencing.base import FenceAuthError, FenceDevice, FenceTarget, PowerS
 from tandem.manager.actions import Fence
 from tandem.manager.model import LocalState
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatStats
+from tandem.membership.rt import Outcome
 from tandem.quorum.qdisk.config import QdiskDef
 from tandem.quorum.qdisk.runner import DiskNode, QdiskView
 from tandem.resources.registry import get_agent
@@ -71,7 +72,7 @@ class FakeClock:
 class SimNetwork:
     """One node's rings: sends go to the cell's switchboard."""
 
-    scheduling = None
+    scheduling: Outcome | None = None
 
     def __init__(self, cell: SimCell, setup: NetSetup) -> None:
         self.cell = cell

@@ -36,7 +36,8 @@ def test_example_cell2_content() -> None:
     assert config.two_node and config.wait_for_all  # defaults for two nodes
     assert [r.name for r in config.rings] == ["admin", "backbone"]
     node1 = config.node("node1")
-    assert node1.interface_on("admin").address == ipaddress.ip_interface("198.51.100.11/24")
+    admin = node1.interface_on("admin")
+    assert admin is not None and admin.address == ipaddress.ip_interface("198.51.100.11/24")
     assert node1.bmc is not None and node1.bmc.port == 623
     assert node1.fence[0].devices == ("bmc",) and node1.fence[0].delay_ms == 3000
     assert config.fence_device("operator").type == "manual"

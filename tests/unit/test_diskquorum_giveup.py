@@ -118,7 +118,7 @@ RESTART = [("device", "/dev/other"), ("label", "other")]
 @pytest.mark.parametrize(("key", "value"), LIVE, ids=[k for k, _ in LIVE])
 def test_a_reload_applies_each_live_qdisk_key(key: str, value: object) -> None:
     quorum, runner = disk()
-    new = replace(CONFIG, sections=(replace(QDISK, **{key: value}),))
+    new = replace(CONFIG, sections=(replace(QDISK, **{key: value}),))  # type: ignore[arg-type]
     assert quorum.refusal(new) == ""
     quorum.reconfigure(new)
     assert getattr(runner.config, key) == value  # the disk thread has it
@@ -128,7 +128,8 @@ def test_a_reload_applies_each_live_qdisk_key(key: str, value: object) -> None:
 @pytest.mark.parametrize(("key", "value"), RESTART, ids=[k for k, _ in RESTART])
 def test_a_reload_refuses_a_new_disk_naming_the_key(key: str, value: object) -> None:
     quorum, _ = disk()
-    refusal = quorum.refusal(replace(CONFIG, sections=(replace(QDISK, **{key: value}),)))
+    changed = replace(QDISK, **{key: value})  # type: ignore[arg-type]
+    refusal = quorum.refusal(replace(CONFIG, sections=(changed,)))
     assert refusal.startswith(f"qdisk.{key}:") and "restart" in refusal
 
 

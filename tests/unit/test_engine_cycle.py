@@ -8,7 +8,7 @@ fail if that rule is taken out of the code (checked by hand for each: see the co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -273,7 +273,7 @@ IN_FLIGHT = Assignment(node=0, gen=4, next=1)  # moving from n2 to n1
 NEW_COORDINATOR = Assignment()  # a coordinator that knows no placement yet
 
 
-def starts(actions: list[object], node: int = 1) -> bool:
+def starts(actions: Sequence[object], node: int = 1) -> bool:
     published = [a for a in actions if isinstance(a, Publish)]
     assigned = bool(published) and published[-1].placement["web"].node == node
     return assigned or any(isinstance(a, Start) for a in actions)
@@ -313,7 +313,7 @@ def test_the_local_node_follows_a_trusted_placement_only() -> None:
 def test_local_actions_by_state() -> None:
     """Adopt what was found running, restart for a newer generation, recover a failure
     the coordinator answered with a new generation, stop what moved away."""
-    def local(mine: ServiceReport, wanted: Assignment) -> list[object]:
+    def local(mine: ServiceReport, wanted: Assignment) -> Sequence[object]:
         reports = {1: NodeReport(True, {"web": mine}), 2: NodeReport(True, {})}
         v = replace(view(NodeState.ONLINE, LocalState.STOPPED, wanted, coordinator=2),
                     services=ServiceFacts(reports=reports, intents={},

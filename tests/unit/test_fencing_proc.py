@@ -12,23 +12,27 @@ import pytest
 
 from tandem.fencing import FenceAgentError, FenceTimeout
 from tandem.fencing.proc import one_line, run_command
+from tandem.lab.wait import WaitTimeout, wait_for
 
 # A helper that starts a grandchild, records its pid, then hangs.
 HANGS = 'sleep 300 & echo $! > "$1"; cat > /dev/null; wait'
 
 
+def ended(pid: int) -> bool:
+    """Whether `pid` has disappeared (or is a zombie)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z"
+
+
 def gone(pid: int, within_s: float = 10.0) -> bool:
     """Whether `pid` has disappeared (or is a zombie) within `within_s`."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.02)
-    return False
+    try:
+        return wait_for(lambda: ended(pid), within_s, f"pid {pid} to end", interval=0.02)
+    except WaitTimeout:
+        return False
 
 
 def read_pid(path: Path) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mgmtkit import write
 from tandem.cli.main import main as tandem_main
 from tandem.config import load_config
 from tandem.config.model import TimingDef
@@ -37,12 +38,6 @@ HA_FILES = {
     "stop": "/etc/init.d/postgresql\n/etc/HA/bin/haip\n/etc/HA/bin/hamount\n",
     "status": "# This file must be empty: there is no monitoring of status yet.\n",
 }
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture()

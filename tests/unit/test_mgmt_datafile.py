@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mgmtkit import write
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.datafile import LineError, absolute_path, parse_file, plain_name
 from tandem.hpc.mgmt.errors import EXIT_BAD_INPUT, EXIT_FAILED, CheckFailed, DataError
@@ -16,17 +17,6 @@ from tandem.hpc.mgmt.hamount import Hamount, mnttab_line
 from tandem.hpc.mgmt.hatstfs import Hatstfs
 
 NO_SUCH_IFACE = "tndnoif0"
-
-
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture()
-def ctx(tmp_path: Path) -> MgmtContext:
-    return MgmtContext.under(tmp_path, node="ns0")
 
 
 def test_comments_and_blank_lines_are_ignored(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mgmtkit import write
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, UsageProblem
 from tandem.hpc.mgmt.haadminnodes import Haadminnodes
@@ -21,13 +22,6 @@ from tandem.hpc.mgmt.transport import CommandTransport, SshTransport, Transport
 EXAMPLE_CONFIG = Path(__file__).parents[2] / "examples" / "cell2.toml"
 
 
-def write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
-
-
 class InDirectory(Transport):
     """Runs the command locally in the peer's directory (one method, as transports go)."""
 
@@ -36,11 +30,6 @@ class InDirectory(Transport):
 
     def remote_argv(self, peer: str, argv: Sequence[str]) -> list[str]:
         return ["sh", "-c", 'cd "$0" && exec "$@"', str(self.directory / peer), *argv]
-
-
-@pytest.fixture()
-def lines() -> list[str]:
-    return []
 
 
 @pytest.fixture()

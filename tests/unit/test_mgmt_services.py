@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mgmtkit import write
 from tandem.cli.main import main as tandem_main
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, UsageProblem
@@ -23,18 +24,6 @@ STEP = """#!/bin/sh
 echo "{name} $1" >> "{log}"
 exit {status}
 """
-
-
-def write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
-
-
-@pytest.fixture()
-def ctx(tmp_path: Path) -> MgmtContext:
-    return MgmtContext.under(tmp_path, node="ns0")
 
 
 def steps(ctx: MgmtContext, **statuses: int) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mgmtkit import write
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.errors import CheckFailed, DataError
 from tandem.hpc.mgmt.hacron import Hacron
@@ -38,18 +39,6 @@ def snapshot(top: Path) -> Snapshot:
             else:
                 found[rel] = ("file", st.st_mode, st.st_ino, path.read_bytes())
     return found
-
-
-def write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
-
-
-@pytest.fixture()
-def lines() -> list[str]:
-    return []
 
 
 @pytest.fixture()

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tandem.cli import qdisk_cmd
+from tandem.lab.wait import wait_for
 from tandem.quorum.qdisk.config import QdiskDef
 from tandem.quorum.qdisk.runner import QuorumDisk
 
@@ -87,16 +88,18 @@ def test_status_finds_the_device_in_the_config_and_shows_runners(
     for runner in runners:
         runner.start()
     try:
-        deadline = time.monotonic() + 30
-        while not all(r.snapshot().master is not None for r in runners):
-            assert time.monotonic() < deadline, "no master elected"
-            time.sleep(0.02)
+        wait_for(lambda: all(r.snapshot().master is not None for r in runners), 30,
+                 "a master elected", interval=0.02)
         master = runners[0].snapshot().master
+
+        def disk_report() -> dict[str, Any] | None:
+            found: dict[str, Any] = json.loads(run(capsys, "status", "--config", str(cell),
+                                                   "--json")[1])
+            return found if found["master"] == master else None
+
         # A new master writes MASTER in its slot on its next cycle: poll the disk.
-        while (report := json.loads(run(capsys, "status", "--config", str(cell),
-                                        "--json")[1]))["master"] != master:
-            assert time.monotonic() < deadline, f"the disk never showed master {master}"
-            time.sleep(0.02)
+        report = wait_for(disk_report, 30, f"the disk to show master {master}",
+                          interval=0.02)
         assert [s["name"] for s in report["slots"]] == ["n1", "n2"]
         assert all(s["fresh"] and s["state"] == "running" for s in report["slots"])
         code, out, _ = run(capsys, "status", "--config", str(cell))

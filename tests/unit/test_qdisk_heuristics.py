@@ -4,11 +4,11 @@ with its whole process group)."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
+from tandem.lab.wait import wait_for
 from tandem.quorum.qdisk.heuristics import (
     Heuristic,
     HeuristicResult,
@@ -17,13 +17,6 @@ from tandem.quorum.qdisk.heuristics import (
     next_result,
     required_score,
 )
-
-
-def wait_until(predicate: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize(("max_score", "min_score", "required"), [
@@ -86,15 +79,15 @@ def test_runner_scores_real_commands_and_follows_changes(tmp_path: Path) -> None
     ])
     runner.start()
     try:
-        wait_until(lambda: runner.score().ok)
+        wait_for(lambda: runner.score().ok, 20, "the score to pass")
         assert (runner.score().score, runner.score().max_score) == (3, 3)
         flag.unlink()
-        wait_until(lambda: not runner.score().ok)
+        wait_for(lambda: not runner.score().ok, 20, "the score to fail")
         assert runner.score().score == 1
         detail = runner.results()[1][1]
         assert detail is not None and not detail.passed
         flag.touch()
-        wait_until(lambda: runner.score().ok)
+        wait_for(lambda: runner.score().ok, 20, "the score to pass")
     finally:
         assert runner.stop()
 
@@ -106,13 +99,13 @@ def test_a_hung_heuristic_fails_on_timeout_and_its_group_is_killed(tmp_path: Pat
                                          timeout_s=0.3)])
     runner.start()
     try:
-        wait_until(lambda: runner.results()[0][1] is not None)
+        wait_for(lambda: runner.results()[0][1] is not None, 20, "a first result")
         result = runner.results()[0][1]
         assert result is not None and not result.passed
         assert "did not finish" in result.detail
         assert not runner.score().ok
         child = int(pidfile.read_text())
-        wait_until(lambda: not _alive(child))
+        wait_for(lambda: not _alive(child), 20, "the child to be gone")
     finally:
         assert runner.stop()
 
@@ -121,7 +114,7 @@ def test_a_missing_program_fails_without_raising() -> None:
     runner = HeuristicsRunner([Heuristic(("/nonexistent/check",), interval_s=0.1)])
     runner.start()
     try:
-        wait_until(lambda: runner.results()[0][1] is not None)
+        wait_for(lambda: runner.results()[0][1] is not None, 20, "a first result")
         result = runner.results()[0][1]
         assert result is not None and "cannot run" in result.detail
     finally:

@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tandem.lab.wait import wait_for
 from tandem.quorum.qdisk.config import QdiskDef
 from tandem.quorum.qdisk.device import init_disk
 from tandem.quorum.qdisk.format import QdiskError
@@ -23,14 +23,6 @@ from tandem.quorum.qdisk.runner import QdiskView, QuorumDisk
 
 INTERVAL_MS = 100
 TKO = 6  # dead on disk after 0.6 s; a view is valid for 0.3 s
-
-
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture()
@@ -108,8 +100,8 @@ def agreed_master(cell: Cell, nodes: list[int]) -> int | None:
 def test_two_runners_agree_on_one_master(cell: Cell, disk: str) -> None:
     cell.add(config(disk), 1)
     cell.add(config(disk), 2)
-    wait_for(lambda: agreed_master(cell, [1, 2]), "an agreed master")
-    wait_for(lambda: cell.view(1).alive_on_disk == {1, 2} == cell.view(2).alive_on_disk,
+    wait_for(lambda: agreed_master(cell, [1, 2]), 30, "an agreed master")
+    wait_for(lambda: cell.view(1).alive_on_disk == {1, 2} == cell.view(2).alive_on_disk, 30,
              "both alive on disk in both views")
     master = agreed_master(cell, [1, 2])
     assert master is not None
@@ -124,22 +116,22 @@ def test_two_runners_agree_on_one_master(cell: Cell, disk: str) -> None:
 def test_a_node_says_on_disk_whether_it_still_holds_services(cell: Cell, disk: str) -> None:
     cell.add(config(disk), 1)
     cell.add(config(disk), 2).set_holding(True)
-    wait_for(lambda: (n := cell.view(1).nodes.get(2)) and n.alive and n.holding,
+    wait_for(lambda: (n := cell.view(1).nodes.get(2)) and n.alive and n.holding, 30,
              "node 1 to read node 2 holding")
     cell.runners[2].set_holding(False)
-    wait_for(lambda: not cell.view(1).nodes[2].holding, "node 1 to read node 2 stopped")
+    wait_for(lambda: not cell.view(1).nodes[2].holding, 30, "node 1 to read node 2 stopped")
     assert cell.view(1).nodes[2].alive
 
 
 def test_a_cleanly_stopped_master_is_replaced_at_once(cell: Cell, disk: str) -> None:
     cell.add(config(disk), 1)
-    wait_for(lambda: cell.view(1).i_am_master, "node 1 master")
+    wait_for(lambda: cell.view(1).i_am_master, 30, "node 1 master")
     cell.add(config(disk), 2)
-    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, "node 2 following node 1")
+    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, 30, "node 2 following node 1")
     assert cell.runners[1].stop()
     stopped = cell.view(1)
     assert (stopped.available, stopped.error, stopped.votes) == (False, "stopped", 0)
-    wait_for(lambda: cell.view(2).i_am_master, "node 2 master")
+    wait_for(lambda: cell.view(2).i_am_master, 30, "node 2 master")
     assert cell.view(2).nodes[1].state == "stopped"
 
 
@@ -149,16 +141,16 @@ def test_a_failing_heuristic_costs_the_score_and_the_mastership(cell: Cell, disk
     flag.touch()
     check = Heuristic(("test", "-e", str(flag)), interval_s=0.05, timeout_s=2)
     cell.add(config(disk, heuristics=(check,)), 1)
-    wait_for(lambda: cell.view(1).i_am_master, "node 1 master")
+    wait_for(lambda: cell.view(1).i_am_master, 30, "node 1 master")
     cell.add(config(disk), 2)
-    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, "node 2 following node 1")
+    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, 30, "node 2 following node 1")
     flag.unlink()
-    wait_for(lambda: not cell.view(1).score_ok, "node 1 losing its score")
+    wait_for(lambda: not cell.view(1).score_ok, 30, "node 1 losing its score")
     assert cell.view(1).my_score == 0 and not cell.view(1).i_am_master
-    wait_for(lambda: agreed_master(cell, [1, 2]) == 2, "node 2 taking over")
+    wait_for(lambda: agreed_master(cell, [1, 2]) == 2, 30, "node 2 taking over")
     assert not cell.view(2).nodes[1].score_ok
     flag.touch()  # back to health: node 2 keeps the mastership (no failback)
-    wait_for(lambda: cell.view(1).score_ok and cell.view(2).nodes[1].score_ok,
+    wait_for(lambda: cell.view(1).score_ok and cell.view(2).nodes[1].score_ok, 30,
              "node 1 passing again")
     assert agreed_master(cell, [1, 2]) == 2
 
@@ -168,25 +160,25 @@ def test_a_vanished_device_path_is_an_error_not_a_hang(cell: Cell, disk: str,
     link = tmp_path / "by-id-qd"
     link.symlink_to(disk)
     cell.add(config(str(link)), 1)
-    wait_for(lambda: cell.view(1).i_am_master, "node 1 master")
+    wait_for(lambda: cell.view(1).i_am_master, 30, "node 1 master")
     cell.add(config(disk), 2)
-    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, "node 2 following node 1")
+    wait_for(lambda: agreed_master(cell, [1, 2]) == 1, 30, "node 2 following node 1")
     link.unlink()
-    wait_for(lambda: not cell.view(1).available, "node 1 reporting the disk unavailable")
+    wait_for(lambda: not cell.view(1).available, 30, "node 1 reporting the disk unavailable")
     lost = cell.view(1)
     assert "cannot open" in lost.error and "No such file" in lost.error
     assert (lost.i_am_master, lost.master, lost.votes) == (False, None, 0)
-    wait_for(lambda: cell.view(2).i_am_master, "node 2 master after node 1 died on disk")
+    wait_for(lambda: cell.view(2).i_am_master, 30, "node 2 master after node 1 died on disk")
     assert not cell.view(2).nodes[1].alive
     link.symlink_to(disk)
-    wait_for(lambda: cell.view(1).available and cell.view(1).master == 2,
+    wait_for(lambda: cell.view(1).available and cell.view(1).master == 2, 30,
              "node 1 back, following node 2")
-    wait_for(lambda: cell.view(1).state == "running", "node 1 done rejoining")
+    wait_for(lambda: cell.view(1).state == "running", 30, "node 1 done rejoining")
 
 
 def test_a_disk_of_another_label_is_refused(cell: Cell, disk: str) -> None:
     cell.add(config(disk, label="other"), 1)
-    wait_for(lambda: "label" in cell.view(1).error, "a label error")
+    wait_for(lambda: "label" in cell.view(1).error, 30, "a label error")
     assert "label is 'unit-qd', the configuration expects 'other'" in cell.view(1).error
     assert not cell.view(1).available
 
@@ -222,15 +214,15 @@ def test_a_killed_master_is_dead_on_disk_after_tko(disk: str, tmp_path: Path) ->
         for n in (1, 2):
             procs[n] = spawn_runner(disk, n, status[n], tmp_path / f"run{n}.log")
         wait_for(lambda: all((read_status(status[n]) or {}).get("master") is not None
-                             for n in (1, 2)), "both runners seeing a master")
+                             for n in (1, 2)), 30, "both runners seeing a master")
         wait_for(lambda: len({(read_status(status[n]) or {}).get("master")
-                              for n in (1, 2)}) == 1, "one master for both")
+                              for n in (1, 2)}) == 1, 30, "one master for both")
         master = (read_status(status[1]) or {})["master"]
         assert master in (1, 2)
         survivor = 2 if master == 1 else 1
         procs[int(str(master))].send_signal(signal.SIGKILL)
         procs[int(str(master))].wait(10)
-        wait_for(lambda: (read_status(status[survivor]) or {}).get("i_am_master") is True,
+        wait_for(lambda: (read_status(status[survivor]) or {}).get("i_am_master") is True, 30,
                  "the survivor becoming master")
         final = read_status(status[survivor]) or {}
         nodes = final["nodes"]

@@ -5,11 +5,11 @@ whole process group, helpers included)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
+from tandem.lab.wait import wait_for
 from tandem.resources.base import OcfCode, ResourceAgent, timed
 from tandem.resources.proctab import ProcRef, is_running, proc_stat
 from tandem.resources.registry import get_agent
@@ -97,9 +97,6 @@ def test_hung_action_is_killed_with_its_process_group(script: Path) -> None:
         refs.append(ProcRef(pid, stat.start) if stat else None)
     # Both the script and the helper it left in the background are gone (SIGKILL is
     # delivered at once, but a loaded machine may take a moment to tear a process down).
-    deadline = time.monotonic() + 5.0
-    while any(ref and is_running(ref) for ref in refs) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert all(ref is None or not is_running(ref) for ref in refs), \
-        f"survivors: {[r for r in refs if r and is_running(r)]}"
+    wait_for(lambda: not any(ref and is_running(ref) for ref in refs), 5.0,
+             "the script and its helper to be gone", interval=0.02)
     assert not (script.parent / "running").exists()

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tandem.lab.wait import wait_for
 from tandem.resources.base import ResourceAgent, timed
 from tandem.resources.process import read_record
 from tandem.resources.proctab import ProcRef, is_running, proc_stat, session_members
@@ -90,11 +90,11 @@ def test_sigterm_ignored_then_sigkill(make: Any, tmp_path: Path) -> None:
 
 
 def wait_file(path: Path, what: str) -> str:
-    deadline = time.monotonic() + 10
-    while not path.exists() or not path.read_text().strip():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return path.read_text()
+    """The content of `path` once something wrote it."""
+    def content() -> str | None:
+        return path.read_text() if path.exists() and path.read_text().strip() else None
+
+    return wait_for(content, 10, what)
 
 
 def test_other_stop_signal(make: Any, tmp_path: Path) -> None:
@@ -121,6 +121,8 @@ def test_leftovers_of_an_exited_command_are_found_and_stopped(make: Any,
     helper_stat = proc_stat(int(wait_file(helper, "the helper's pid")))
     assert helper_stat is not None
     subprocess.run(["kill", "-KILL", str(record.pid)], check=True)  # the command dies
+    # kill(1) returns once the signal is sent, not once the command is gone.
+    wait_for(lambda: not is_running(record.ref), 10, "the killed command to be gone")
     code, message = act(agent, "status")
     assert code == 1 and "process(es) of its session remain" in message
     assert act(agent, "stop")[0] == 0

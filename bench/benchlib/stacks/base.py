@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from benchlib.cells import service_vip
 from benchlib.errors import BenchError
@@ -23,25 +22,12 @@ from benchlib.labs import Lab
 from benchlib.runs import Run
 from tandem.lab.probe import HttpProbe, outage_ms
 from tandem.lab.proc import LabError, netns_inode, pids_in_netns, spawn_detached
+from tandem.lab.wait import WaitTimeout, wait_for
 
 Say = Callable[[str], None]
-T = TypeVar("T")
 READY_TIMEOUT_S = 120.0
 FAILOVER_TIMEOUT_S = 60.0
 NEW_OWNER_TIMEOUT_S = 30.0
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float,
-             interval: float = 0.1) -> T:
-    """Poll `probe` until it returns something other than None (bounded in time)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what}: not reached within {timeout:g} s")
-        time.sleep(interval)
 
 
 class Stack(abc.ABC):
@@ -86,7 +72,7 @@ class Stack(abc.ABC):
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
         """Wait until both nodes are in and the service runs; returns its owner."""
-        return wait_for(f"{self.label} ready", self.ready, timeout, interval=0.2)
+        return wait_for(self.ready, timeout, f"{self.label} ready", interval=0.2)
 
     def failover(self) -> Run:
         """Cut the owner's power while a client probes the service: the outage it saw.
@@ -115,8 +101,8 @@ class Stack(abc.ABC):
             return now if now and now != old else None
 
         try:
-            return wait_for("new owner", moved, NEW_OWNER_TIMEOUT_S, interval=0.1)
-        except BenchError:
+            return wait_for(moved, NEW_OWNER_TIMEOUT_S, "new owner", interval=0.1)
+        except WaitTimeout:
             return None
 
     def diagnose(self) -> str:
@@ -132,7 +118,7 @@ class Stack(abc.ABC):
 
     def recover(self) -> str:
         """Bring every node that is off back (after a crash, or a wrongful fencing)."""
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             if self.lab.control.power(node).power != "on":
                 self.restore_node(node)
         return self.wait_ready()

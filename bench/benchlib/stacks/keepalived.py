@@ -15,10 +15,11 @@ import time
 from benchlib.cells import service_params, service_vip
 from benchlib.errors import BenchError
 from benchlib.labs import Lab
-from benchlib.stacks.base import Say, wait_for
+from benchlib.stacks.base import Say
 from benchlib.stacks.peer import PeerStack
 from tandem.lab import network as net
 from tandem.lab.proc import LabError, is_alive
+from tandem.lab.wait import wait_for
 
 CONF = "/etc/keepalived/keepalived.conf"
 NOTIFY = "/etc/keepalived/notify.sh"
@@ -63,7 +64,7 @@ class KeepalivedStack(PeerStack):
         self.settle_s = 4 * advert_s + 1.0
 
     def start(self) -> str:
-        for index, node in enumerate(self.lab.node_names()):
+        for index, node in enumerate(self.lab.nodes):
             etc = self.lab.node_root(node) / "etc/keepalived"
             etc.mkdir(parents=True, exist_ok=True)
             (etc / "keepalived.conf").write_text(keepalived_conf(
@@ -71,7 +72,7 @@ class KeepalivedStack(PeerStack):
             notify = etc / "notify.sh"
             notify.write_text(NOTIFY_SCRIPT)
             notify.chmod(0o755)
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             self.start_node(node)
         return self.wait_ready()
 
@@ -89,7 +90,7 @@ class KeepalivedStack(PeerStack):
 
     def put_content(self, owner: str, token: str) -> None:
         """Each node serves its own copy: write it on both."""
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             if self.node_is_up(node):
                 super().put_content(node, token)
 
@@ -111,11 +112,11 @@ class KeepalivedStack(PeerStack):
         return any(addr == self.vip for _, addr, _ in found)
 
     def owner(self) -> str | None:
-        holders = [n for n in self.lab.node_names() if self._holds_vip(n)]
+        holders = [n for n in self.lab.nodes if self._holds_vip(n)]
         return holders[0] if len(holders) == 1 else None
 
     def ready(self) -> str | None:
-        states = {n: self._state(n) for n in self.lab.node_names()}
+        states = {n: self._state(n) for n in self.lab.nodes}
         masters = [n for n, s in states.items() if s == "MASTER"]
         backups = [n for n, s in states.items() if s == "BACKUP"]
         if len(masters) != 1 or len(backups) != len(states) - 1:
@@ -127,7 +128,7 @@ class KeepalivedStack(PeerStack):
     def diagnose(self) -> str:
         return "\n".join(f"{node}: power {self.lab.control.power(node).power}, VRRP "
                          f"{self._state(node)}, holds the address: {self._holds_vip(node)}"
-                         for node in self.lab.node_names())
+                         for node in self.lab.nodes)
 
     def relocate(self, target: str) -> None:
         """Stop keepalived on the master (it sends a priority-0 advert, so the backup
@@ -137,10 +138,9 @@ class KeepalivedStack(PeerStack):
             raise BenchError(f"keepalived: cannot relocate to {target} (owner {owner})")
         pids = self.daemon_pids(owner)
         self.node_run(owner, ["kill", "-TERM", *(str(p) for p in self._ns_pids(owner))])
-        wait_for("keepalived stopped", lambda: None if any(
-            is_alive(p) for p in pids) else True, 30.0)
-        wait_for(f"address on {target}", lambda: True if self.owner() == target else None,
-                 30.0, interval=0.01)
+        wait_for(lambda: not any(is_alive(p) for p in pids), 30.0, "keepalived to stop")
+        wait_for(lambda: self.owner() == target, 30.0, f"the address on {target}",
+                 interval=0.01)
         self.node_run(owner, ["rm", "-f", STATE_FILE])
         self._spawn_keepalived(owner)
 

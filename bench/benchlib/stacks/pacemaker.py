@@ -17,8 +17,9 @@ from pathlib import Path
 from benchlib.errors import BenchError
 from benchlib.labs import Lab
 from benchlib.stacks import pacemaker_conf as conf
-from benchlib.stacks.base import Say, wait_for
+from benchlib.stacks.base import Say
 from benchlib.stacks.peer import PeerStack
+from tandem.lab.wait import wait_for
 
 FENCE_AGENT_SOURCE = Path(__file__).resolve().parents[1] / "fence_benchlab.py"
 FENCE_AGENT_PATH = Path("/usr/sbin") / conf.FENCE_AGENT
@@ -65,17 +66,17 @@ class PacemakerStack(PeerStack):
     def start(self) -> str:
         install_fence_agent()
         text = conf.corosync_conf(self.lab.config, self.token_ms)
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             root = self.lab.node_root(node)
             for host_dir in SKELETONS:
                 _copy_skeleton(host_dir, root)
             (root / "etc/corosync/corosync.conf").write_text(text)
             (root / self.content_dir.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             self.start_node(node)
         self.say(f"{self.label}: waiting for a designated controller (Pacemaker waits "
                  f"dc-deadtime, 20 s, at a cold start)")
-        wait_for("Pacemaker DC", self._dc, DC_TIMEOUT_S, interval=0.5)
+        wait_for(self._dc, DC_TIMEOUT_S, "Pacemaker DC", interval=0.5)
         self._configure()
         return self.wait_ready()
 
@@ -85,7 +86,7 @@ class PacemakerStack(PeerStack):
         self.node_run(node, ["mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "tmpfs",
                              "/dev/shm"])
         self.node_spawn(node, ["corosync", "-f"], "corosync-stdout")
-        wait_for(f"corosync on {node}", lambda: self._corosync_up(node), COROSYNC_START_S)
+        wait_for(lambda: self._corosync_up(node), COROSYNC_START_S, f"corosync on {node}")
         self.node_spawn(node, ["pacemakerd"], "pacemakerd-stdout")
 
     def _check_mountpoint(self, node: str) -> None:
@@ -104,12 +105,12 @@ class PacemakerStack(PeerStack):
             raise BenchError(f"{node}: {path} must be a plain directory (not a mount point) "
                              f"before Pacemaker starts; refusing to start it")
 
-    def _corosync_up(self, node: str) -> bool | None:
+    def _corosync_up(self, node: str) -> bool:
         done = self.node_run(node, ["corosync-cfgtool", "-s"], check=False)
-        return True if done.returncode == 0 else None
+        return done.returncode == 0
 
     def _configure(self) -> None:
-        node = self.lab.node_names()[0]
+        node = self.lab.nodes[0]
         for name, value in conf.CLUSTER_OPTIONS.items():
             self.node_run(node, ["crm_attribute", "--type", "crm_config", "--name", name,
                                  "--update", value])
@@ -124,12 +125,12 @@ class PacemakerStack(PeerStack):
         self._create("resources", conf.web_group(config))
 
     def _create(self, scope: str, xml: str) -> None:
-        self.node_run(self.lab.node_names()[0],
+        self.node_run(self.lab.nodes[0],
                       ["cibadmin", "--create", "--scope", scope, "--xml-text", xml])
 
     # -- observe ---------------------------------------------------------------------------
     def _crm_mon(self) -> ET.Element | None:
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             if not self.node_is_up(node):
                 continue
             done = self.node_run(node, ["crm_mon", "--one-shot", "--output-as=xml"],
@@ -170,7 +171,7 @@ class PacemakerStack(PeerStack):
         if mon is None:
             return None
         nodes = mon.findall("nodes/node")
-        if len(nodes) != len(self.lab.node_names()) or any(
+        if len(nodes) != len(self.lab.nodes) or any(
                 n.get("online") != "true" or n.get("pending") == "true"
                 or n.get("unclean") == "true" for n in nodes):
             return None
@@ -182,7 +183,7 @@ class PacemakerStack(PeerStack):
 
     def diagnose(self) -> str:
         parts = []
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             parts.append(f"== {node}: power {self.lab.control.power(node).power}")
             if self.node_is_up(node):
                 done = self.node_run(node, ["crm_mon", "-1"], check=False)
@@ -195,8 +196,7 @@ class PacemakerStack(PeerStack):
         self.node_run(node, ["crm_resource", "--move", "--resource", conf.GROUP,
                              "--node", target])
         try:
-            wait_for(f"{conf.GROUP} started on {target}",
-                     lambda: True if self.owner() == target else None, 60.0)
+            wait_for(lambda: self.owner() == target, 60.0, f"{conf.GROUP} started on {target}")
         finally:
             self.node_run(node, ["crm_resource", "--clear", "--resource", conf.GROUP])
 

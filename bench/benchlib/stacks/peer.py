@@ -15,8 +15,9 @@ from pathlib import Path
 
 from benchlib.errors import BenchError
 from benchlib.labs import Lab
-from benchlib.stacks.base import Say, Stack, wait_for
+from benchlib.stacks.base import Say, Stack
 from tandem.lab.proc import LabError, is_alive, spawn_detached
+from tandem.lab.wait import wait_for
 
 REAPER = ("import os, time\n"
           "while True:\n"
@@ -50,8 +51,8 @@ class PeerStack(Stack):
                                  self.log_path(node, "pidns"))
         except LabError as exc:
             raise BenchError(str(exc)) from None
-        self._holders[node] = wait_for(f"PID namespace of {node}",
-                                       lambda: _first_child(pid), 10.0, interval=0.01)
+        self._holders[node] = wait_for(lambda: _first_child(pid), 10.0,
+                                       f"the PID namespace of {node}", interval=0.01)
 
     def enter_argv(self, node: str, argv: Sequence[str]) -> list[str]:
         holder = self._holders.get(node)

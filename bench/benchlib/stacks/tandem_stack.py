@@ -8,7 +8,8 @@ from benchlib.errors import BenchError
 from benchlib.runs import Run
 from benchlib.stacks.base import Stack
 from tandem.common.status import CellStatus
-from tandem.lab.failover import cell_status, run_failover
+from tandem.lab.failover import run_failover
+from tandem.lab.query import cell_status
 
 
 class TandemStack(Stack):
@@ -23,7 +24,7 @@ class TandemStack(Stack):
         """The lab starts tandemd itself when it boots a node of a `--start` lab."""
 
     def _status(self) -> CellStatus | None:
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             if self.lab.control.power(node).power == "on":
                 status = cell_status(self.lab.control, node)
                 if status is not None:
@@ -52,7 +53,7 @@ class TandemStack(Stack):
 
     def diagnose(self) -> str:
         parts = []
-        for node in self.lab.node_names():
+        for node in self.lab.nodes:
             power = self.lab.control.power(node)
             parts.append(f"== {node}: power {power.power} ({power.condition})")
             if power.power == "on":

@@ -8,7 +8,6 @@ measure the same thing the same way.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -16,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tandem.common.events import EventKind
-from tandem.common.status import CellStatus
 from tandem.config import ClusterConfig, ServiceDef
 from tandem.lab.nodes import NodeControl
 from tandem.lab.probe import HttpProbe, outage_ms
 from tandem.lab.proc import LabError
+from tandem.lab.query import cell_status, node_events
+from tandem.lab.wait import wait_for
 
 
 def service_address(svc: ServiceDef) -> str:
@@ -38,45 +38,17 @@ def _data_dir(svc: ServiceDef) -> str | None:
     return None
 
 
-def node_status(control: NodeControl, node: str) -> dict[str, Any] | None:
-    """`tandem status --json` of `node`, as a document; None if it does not answer."""
-    try:
-        done = subprocess.run(control.exec_argv(node, ["tandem", "status", "--json"]),
-                              capture_output=True, text=True, timeout=10)
-    except (LabError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
-def cell_status(control: NodeControl, node: str) -> CellStatus | None:
-    """The status of `node`'s daemon, typed; None if it does not answer."""
-    document = node_status(control, node)
-    return CellStatus.from_json(document, f"status of {node}") if document else None
-
-
 def wait_started(control: NodeControl, observer: str, service: str,
                  timeout: float = 60.0, *, not_on: str | None = None) -> str:
     """Wait until `service` is started somewhere (other than `not_on`); its owner."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def owner() -> str | None:
         status = cell_status(control, observer)
         row = status.service(service) if status else None
         if row and row.state == "started" and row.owner and row.owner != not_on:
             return row.owner
-        time.sleep(0.1)
-    raise LabError(f"service {service} did not start within {timeout:g} s")
+        return None
 
-
-def engine_events(control: NodeControl, node: str) -> list[dict[str, Any]]:
-    done = subprocess.run(control.exec_argv(node, ["tandem", "events", "--json"]),
-                          capture_output=True, text=True, timeout=30)
-    if done.returncode != 0:
-        raise LabError(f"events of {node}: {done.stderr.strip()}")
-    events: list[dict[str, Any]] = json.loads(done.stdout)
-    return events
+    return wait_for(owner, timeout, f"service {service} to start", interval=0.1)
 
 
 @dataclass
@@ -148,7 +120,7 @@ def run_failover(control: NodeControl, config: ClusterConfig, service: str = "we
         samples = probe.snapshot()
     new_owner = wait_started(control, survivor, service, timeout, not_on=owner) \
         if answer else None
-    events = engine_events(control, survivor)
+    events = node_events(control, survivor)
     fault_ms = int(fault_at * 1000)
     timeline = [{"ts_ms": e["ts_ms"], "t_ms": e["ts_ms"] - fault_ms, "kind": e["kind"],
                  "node": e.get("node"), "service": e.get("service"), "detail": e["detail"]}

@@ -1,6 +1,6 @@
-"""Helpers shared by the agent lab tests (test_agent_*.py; this module holds no tests):
-one lab per module, running `tandem agent run` inside a node, the agent contract, and
-background processes in a node that are always killed at the end."""
+"""Helpers shared by the agent lab tests (test_agent_*.py; their lab is the module-wide
+`control` fixture of conftest): running `tandem agent run` inside a node, the agent
+contract, and background processes in a node that are always killed at the end."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from labkit import cell_config, running_lab, unique_lab_name, wait_for
+from labkit import sh, wait_for
 from tandem.lab.nodes import NodeControl
 from tandem.resources.proctab import ProcRef, proc_stat, send_signal
 
@@ -23,23 +21,6 @@ SUCCESS, ERR_GENERIC, ERR_INSTALLED, NOT_RUNNING = 0, 1, 5, 7
 # The console script itself: the pyenv shim in front of it costs a tenth of a second.
 _SCRIPT = Path(sys.executable).with_name("tandem")
 TANDEM = str(_SCRIPT) if _SCRIPT.exists() else "tandem"
-
-
-@contextlib.contextmanager
-def module_lab(factory: pytest.TempPathFactory, stem: str) -> Iterator[NodeControl]:
-    """A two-node lab (two networks, the shared disk, a client) for one test module."""
-    name = unique_lab_name(stem)
-    with running_lab(factory.mktemp(stem), cell_config(name, bmc=False), name) as record:
-        yield NodeControl(record)
-
-
-def sh(control: NodeControl, node: str, script: str, check: bool = True) -> str:
-    """Run a shell script inside a node (or the client); its stdout."""
-    done = subprocess.run(control.exec_argv(node, ["sh", "-c", script]), capture_output=True,
-                          text=True, timeout=60)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{node}: {script!r} failed ({done.returncode}): {done.stderr}")
-    return done.stdout
 
 
 @dataclass(frozen=True)
