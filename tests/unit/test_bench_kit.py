@@ -66,10 +66,11 @@ def run_body(error: BaseException) -> int:
 
 
 @pytest.mark.parametrize(("error", "line"), [
-    (BenchError("the cell did not come back"), "bench: error: the cell did not come back"),
+    (BenchError("the cell did not come back:\n  node1 off"),
+     "bench: error: the cell did not come back: node1 off"),
     (LabError("lab 'x' already exists"), "bench: error: lab 'x' already exists"),
-    (ConfigError("cell.toml", "qdisk.tko", "too long\n  (details)"),
-     "bench: error: cell.toml: qdisk.tko: too long (details)"),
+    (ConfigError("cell.toml", "qdisk.tko", "too long"),
+     "bench: error: cell.toml: qdisk.tko: too long"),
     (RuntimeError("boom"), "bench: error: unexpected RuntimeError: boom (BENCH_TRACEBACK=1 "
                            "shows where)"),
 ])
