@@ -23,7 +23,7 @@ from chaos.cell import Cell, Status
 from chaos.cells import AUX, DATA, PROFILES, Profile, campaign_cell
 from chaos.faults import Deck, FaultContext, Injected
 from chaos.records import Check, RecordClient
-from chaos.timeline import fence_counts, inquorate_fences, keep_evidence
+from chaos.timeline import fences_against, inquorate_fences, keep_evidence
 from tandem.lab.holders import HolderSpec
 from tandem.lab.proc import LabError
 from tandem.lab.watch import HolderWatch, SplitBrainWatch
@@ -194,7 +194,8 @@ class CellRun:
             self.result.anomalies.append(f"{self.label}: {self.cell.repowered} "
                                          f"node(s) were off again after being powered on")
         self.result.daemon_deaths += self.cell.daemon_deaths
-        odd = any(f.unexpected for f in self.result.faults[faults_before:])
+        odd = any(f.unexpected or f.healthy_fenced
+                  for f in self.result.faults[faults_before:])
         if len(self.result.all_violations()) > violations_before or odd:
             kept = keep_evidence(self.lab, EVIDENCE)
             self.result.anomalies.append(f"timelines and logs of {self.lab.record.name} "
@@ -262,10 +263,7 @@ class CellRun:
             except LabError as exc:
                 record.notes.append(f"ending the fault failed: {exc}")
         self._await_recovery(injected, owners, record)
-        fences = fence_counts(self.lab, injected.at, time.time())
-        record.unexpected += [f"{count} fence operations against {node}" for node, count in
-                              fences.items() if count > 1]
-        record.healthy_fenced += healthy_fenced(injected, {*fences, *self._powered_off()})
+        self._judge_fences(injected, record)
         if DATA in injected.disrupted and record.recovery_s is not None:
             self._check_records(record, "after the failover")
         try:
@@ -277,6 +275,18 @@ class CellRun:
             return record
         self._check_records(record, "once whole")
         return record
+
+    def _judge_fences(self, inj: Injected, record: FaultRecord) -> None:
+        """Fences since the fault: a healthy node fenced fails the campaign; a retried
+        fence, or one started and not carried out, is reported."""
+        story = fences_against(self.lab, inj.at, time.time())
+        fenced = self._powered_off() | {t for t, s in story.items()
+                                        if any(w.startswith("done") for w in s)}
+        record.healthy_fenced += healthy_fenced(inj, fenced, story)
+        for target, steps in story.items():
+            started = sum(1 for w in steps if w.startswith("start"))
+            if started > 1 or (target not in fenced and started):
+                record.unexpected.append(f"fencing of {target}: {', '.join(steps)}")
 
     def _powered_off(self) -> set[str]:
         """Nodes whose BMC powered them off (a crash leaves a node "crashed")."""
@@ -376,12 +386,15 @@ def _unexpected(inj: Injected, status: Status, before: dict[str, str],
     return found
 
 
-def healthy_fenced(inj: Injected, fenced: set[str]) -> list[str]:
-    """Nodes of `fenced` (a fence was started against them, or their BMC powered them
-    off) that the fault did not allow to be fenced. Pure."""
+def healthy_fenced(inj: Injected, fenced: set[str],
+                   story: dict[str, list[str]] | None = None) -> list[str]:
+    """Nodes of `fenced` (a fence of theirs succeeded, or their BMC powered them off)
+    that the fault did not allow to be fenced, with what the daemons did. Pure."""
     allowed = inj.may_fence or frozenset()
     return [f"{node} fenced, though {inj.kind} ({inj.variant}) may fence "
-            f"{' or '.join(sorted(allowed)) or 'nobody'}" for node in sorted(fenced - allowed)]
+            f"{' or '.join(sorted(allowed)) or 'nobody'}"
+            + (f" ({', '.join(story[node])})" if story and node in story else "")
+            for node in sorted(fenced - allowed)]
 
 
 class Seen:

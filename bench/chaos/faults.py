@@ -89,10 +89,12 @@ class FaultContext:
     def owned_by(self, node: str) -> frozenset[str]:
         return frozenset(s for s, n in self.owners.items() if n == node)
 
-    def race(self) -> bool:
-        """Whether a heartbeat split of this cell ends in a fence race: two nodes and no
-        quorum disk (two-node mode), where either side may win and fence the other."""
-        return len(self.cell.nodes) == 2 and not self.qdisk
+    def split(self) -> frozenset[str]:
+        """Who may be fenced when this cell splits in two: in a two-node cell, either
+        node (without a quorum disk a fence race decides; with one, the side that holds
+        the disk's master stays quorate, and the isolated node may hold it until its
+        heuristic fails); in a larger cell, nobody decided by the split itself."""
+        return frozenset(self.cell.nodes) if len(self.cell.nodes) == 2 else frozenset()
 
     def victim(self, service: str = DATA, bias: float = 0.6) -> str:
         """The owner of `service` most of the time, else any node."""
@@ -208,7 +210,7 @@ def link_cut(ctx: FaultContext) -> Injected:
                     f"pulled)", victim, at,
                     ctx.budget(waits, ctx.fence_s(victim, reads_off=False), START_S),
                     ctx.owned_by(victim), gone=True,
-                    may_fence=frozenset(ctx.cell.nodes) if ctx.race() else None)
+                    may_fence=ctx.split() | {victim})
 
 
 def _heuristic_cut(ctx: FaultContext, victim: str) -> Injected:
@@ -278,7 +280,7 @@ def _lossy_may_fence(ctx: FaultContext, victim: str, rings: list[str]) -> frozen
     disk, loss on the client network can fail the lossy node's heuristic: it gives up
     and is fenced. Loss on one ring alone leaves the other ring's heartbeats."""
     if len(rings) == len(RINGS):
-        return frozenset(ctx.cell.nodes) if len(ctx.cell.nodes) == 2 else frozenset({victim})
+        return ctx.split() | {victim}
     return frozenset({victim}) if ctx.qdisk and VIP_RING in rings else frozenset()
 
 

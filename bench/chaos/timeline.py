@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 from benchlib.labs import Lab
+from tandem.common.events import EventKind
 from tandem.lab import timeline
 from tandem.lab.timeline import EVENTS_IN_NODE, Event
+
+FENCE_KINDS = (EventKind.FENCE_START, EventKind.FENCE_DONE, EventKind.FENCE_FAILED)
 
 
 def node_events(lab: Lab, node: str) -> list[Event]:
@@ -23,9 +26,18 @@ def inquorate_fences(lab: Lab) -> list[str]:
             for line in timeline.inquorate_fences(node_events(lab, node), node)]
 
 
-def fence_counts(lab: Lab, start: float, end: float) -> dict[str, int]:
-    """Fence operations started against each node between two wall times, by any node."""
-    return timeline.fences_between((node_events(lab, n) for n in lab.nodes), start, end)
+def fences_against(lab: Lab, start: float, end: float) -> dict[str, list[str]]:
+    """What each node's daemon did about fencing each target between two wall times:
+    target -> ["started by node1", "done by node2", ...], in the order it happened."""
+    found: list[tuple[int, str, str]] = []
+    for node in lab.nodes:
+        found += [(e["ts_ms"], str(e.get("node")), f"{e['kind'][6:]} by {node}")
+                  for e in node_events(lab, node)
+                  if e["kind"] in FENCE_KINDS and start * 1000 <= e["ts_ms"] <= end * 1000]
+    story: dict[str, list[str]] = {}
+    for _, target, what in sorted(found):
+        story.setdefault(target, []).append(what)
+    return story
 
 
 def keep_evidence(lab: Lab, where: Path) -> Path:

@@ -8,12 +8,14 @@ The campaign fails on:
   (the watches), a fence started by an inquorate node, an acknowledged record missing
   from the disk, a service not back within its budget, a cell that cannot be made
   whole again, or a watch that failed too many of its samples (it proved nothing);
-- a healthy node fenced: a fence started against (or a BMC power-off of) a node the
+- a healthy node fenced: a fence carried out (or a BMC power-off) against a node the
   fault did not allow to be fenced. A fault allows its victim when it takes the victim
   away (crash, hang until fenced, power cycle, isolation, a failing stop, a dead BMC
-  with a dead node), and any node where it splits a two-node cell so that no one can
-  tell the healthy side: a fence race decides (every ring cut without a quorum disk,
-  heavy loss on every ring, a hang that ends while the fence is under way);
+  with a dead node), and either node where it splits a two-node cell so that the
+  engine cannot tell the healthy side (every ring cut, or heavy loss on every ring:
+  without a quorum disk a fence race decides, with one the side that holds the disk's
+  master, which the isolated node may be until its heuristic fails; a hang that ends
+  while the fence is under way);
 - a daemon that died under a powered node: its services would run unwatched, never
   stopped on a quorum loss.
 

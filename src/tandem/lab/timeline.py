@@ -72,17 +72,3 @@ def inquorate_fences(events: Iterable[Event], node: str) -> list[str]:
 def fence_starts(events: Iterable[Event]) -> list[str]:
     """Targets of every fence started, in order."""
     return [str(e.get("node")) for e in events if e["kind"] == EventKind.FENCE_START]
-
-
-def fences_between(timelines: Iterable[list[Event]], start: float,
-                   end: float) -> dict[str, int]:
-    """Fence operations started against each node between two wall times (seconds),
-    by any of the nodes whose timelines are given."""
-    counts: dict[str, int] = {}
-    for events in timelines:
-        for event in events:
-            if event["kind"] == EventKind.FENCE_START \
-                    and start * 1000 <= event["ts_ms"] <= end * 1000:
-                target = str(event.get("node"))
-                counts[target] = counts.get(target, 0) + 1
-    return counts
