@@ -17,10 +17,10 @@ from benchlib.errors import BenchError
 from benchlib.labs import Lab
 from chaos.cells import AUX, monitor_fail_file, stop_fail_file
 from tandem.lab.proc import LabError, is_alive
-from tandem.lab.query import Status, node_status
+from tandem.lab.query import Document, node_status
 from tandem.lab.state import PowerRecord
 
-__all__ = ["Cell", "Status"]
+Status = Document
 
 
 @dataclass

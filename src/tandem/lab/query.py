@@ -16,7 +16,7 @@ from tandem.lab.nodes import NodeControl
 from tandem.lab.proc import LabError
 
 STATUS_TIMEOUT_S = 10.0
-Status = dict[str, Any]
+Document = dict[str, Any]  # a status as the JSON document
 Event = dict[str, Any]
 
 
@@ -28,7 +28,7 @@ def tandem_in(control: NodeControl, node: str, *args: str,
 
 
 def node_status(control: NodeControl, node: str,
-                timeout: float = STATUS_TIMEOUT_S) -> Status | None:
+                timeout: float = STATUS_TIMEOUT_S) -> Document | None:
     """`tandem status --json` of a node's daemon; None if it does not answer."""
     try:
         done = tandem_in(control, node, "status", "--json", timeout=timeout)
@@ -43,7 +43,7 @@ def node_status(control: NodeControl, node: str,
     return data if isinstance(data, dict) else None
 
 
-def states(status: Status | None) -> dict[str, str]:
+def states(status: Document | None) -> dict[str, str]:
     """node name -> state, from a status document (empty without one)."""
     return {n["name"]: n["state"] for n in status["nodes"]} if status else {}
 
