@@ -1,9 +1,9 @@
 """Test-wide setup and the fixtures tests share.
 
 `tests/` is importable for the shared helpers (labkit, bmckit, mgmtkit), and `bench/`
-for the benchmarks' packages (benchlib, chaos), as the bench scripts see them. Lab tests need
-root; they are not skipped without it (a skip would hide that they did not run): the
-lab refuses with a one-line error and the test fails.
+for the benchmarks' packages (benchlib, chaos), as the bench scripts see them. Lab
+tests need root; they are not skipped without it (a skip would hide that they did not
+run): the lab refuses with a one-line error and the test fails.
 
 Fixtures:
 - `lab` / `lab_with_daemons`: a two-node lab of the standard test topology (BMCs, the

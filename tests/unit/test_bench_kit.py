@@ -17,7 +17,7 @@ from benchlib.errors import BenchError
 from benchlib.profiles import PROFILES, Profile
 from chaos.campaign import CampaignResult, FaultRecord, Options, healthy_fenced
 from chaos.cell import Cell
-from chaos.cells import campaign_cell, parse
+from chaos.cells import campaign_cell, parse, scale_cell
 from chaos.faults import FaultContext, Injected, loss
 from tandem.config import ConfigError
 from tandem.lab.proc import LabError
@@ -32,6 +32,7 @@ def test_every_profile_builds_cells_that_load(name: str) -> None:
     for nodes, qdisk in ((2, False), (3, False), (2, True)):
         config = parse(campaign_cell("chaos", nodes, profile, qdisk=qdisk))
         assert config.timing.token_ms == profile.token_ms
+    assert parse(scale_cell("scale", 4, 8, profile)).timing.token_ms == profile.token_ms
     disk = parse(campaign_cell("chaos", 2, profile, qdisk=True)).section(QdiskDef)
     assert disk is not None
     assert (disk.interval_ms, disk.tko) == (profile.qdisk_interval_ms, profile.qdisk_tko)
