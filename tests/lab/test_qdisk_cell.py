@@ -40,7 +40,7 @@ DISKS = ('[ { name = "shared", size = "64M", format = "ext4" }, '
 TIMING = "heartbeat_ms = 100\ntoken_ms = 1500\nfence_check_s = 2\n"
 
 
-def web(first: str) -> str:
+def web(first: str, delay_ms: int = 0) -> str:
     second = "node1" if first == "node2" else "node2"
     return f"""
 [[services]]
@@ -50,13 +50,15 @@ domain = {{ nodes = ["{first}", "{second}"], restricted = true }}
 name = "web-daemon"
 agent = "dummy"
 monitor_interval_s = 1
+params = {{ delay_ms = {delay_ms} }}
 """
 
 
 @contextmanager
-def qdisk_cell(tmp_path: Path, stem: str, first: str = "node1") -> Iterator[Cell]:
+def qdisk_cell(tmp_path: Path, stem: str, first: str = "node1",
+               delay_ms: int = 0) -> Iterator[Cell]:
     with running_cell(tmp_path, stem, dummy_holders("web"), fencing=True, disks=DISKS,
-                      timing=TIMING, extra=QDISK + web(first)) as cell:
+                      timing=TIMING, extra=QDISK + web(first, delay_ms)) as cell:
         wait_for(lambda: started_on(cell, "node1", first), 30, f"web on {first}")
         wait_for(lambda: (s := cell.status("node2")) and s["qdisk"]["master"] == "node1"
                  and s["qdisk"]["online"], 20, "node1 to be the quorum disk master")
@@ -83,7 +85,12 @@ def test_status_shows_the_quorum_disk(tmp_path: Path) -> None:
 
 
 def test_heartbeat_cut_no_race_master_side_wins(tmp_path: Path) -> None:
-    with qdisk_cell(tmp_path, "qdcut", first="node2") as cell:
+    """node2 loses the heartbeats and the disk's master: it stops web and never shoots;
+    node1 waits for that stop before fencing it. node2's heuristic (a ping through the
+    cut cable) often fails before the token runs out, so without a slow stop node2 could
+    be done before node1 even loses it: web takes 2 s to start and to stop here, so that
+    node1 always finds node2 still stopping, as a real service would be."""
+    with qdisk_cell(tmp_path, "qdcut", first="node2", delay_ms=2000) as cell:
         cell.cut_rings("node2")
         cell.wait_state("node1", "node2", {"fenced"}, timeout=30)
         wait_for(lambda: started_on(cell, "node1", "node1"), 30, "web on node1")

@@ -23,7 +23,7 @@ test at the step it happens.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +398,22 @@ class SimCell:
             self.power_off(node.name, "end of test")
             if node.engine is not None:
                 node.engine.events.close()
+
+
+def play(tmp_path: Path, text: str,
+         scenario: Callable[[SimCell], Awaitable[None]]) -> SimCell:
+    """Run `scenario` on a fresh simulated cell of `text` (in its own event loop), and
+    power everything off at the end whatever happened."""
+    cell = SimCell(tmp_path, text)
+
+    async def main() -> None:
+        try:
+            await scenario(cell)
+        finally:
+            cell.close()
+
+    asyncio.run(main())
+    return cell
 
 
 def cell_text(*, nodes: int = 2, services: str = "", extra: str = "",

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cellsim import SimCell, cell_text, service_text
+from cellsim import SimCell, cell_text, play, service_text
 
 from tandem.config import parse_config
 from tandem.manager.actions import (
@@ -32,19 +32,6 @@ from tandem.manager.view import CellView, NodeFacts, ServiceFacts
 from tandem.membership.ledger import NodeState
 
 Scenario = Callable[[SimCell], Awaitable[None]]
-
-
-def play(tmp_path: Path, text: str, scenario: Scenario) -> SimCell:
-    cell = SimCell(tmp_path, text)
-
-    async def main() -> None:
-        try:
-            await scenario(cell)
-        finally:
-            cell.close()
-
-    asyncio.run(main())
-    return cell
 
 
 async def boot_all(cell: SimCell) -> None:

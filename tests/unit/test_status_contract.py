@@ -4,7 +4,6 @@ back into the same dataclasses, and a broken document is refused naming the path
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from types import SimpleNamespace as NS
 from typing import Any, cast
 
 import pytest
-from cellsim import SimCell, cell_text, service_text
+from cellsim import SimCell, cell_text, play, service_text
 
 from tandem.cli import compat, status_cmd
 from tandem.cli.svc_cmd import outcome_check, service_row
@@ -241,15 +240,7 @@ def test_service_rows_come_from_the_service_manager(tmp_path: Path) -> None:
             name="web", state="disabled", owner=None, last_owner=None, note="",
             enabled=False, frozen=False, placement=None, since=None, local="stopped"),)
 
-    cell = SimCell(tmp_path, text)
-
-    async def main() -> None:
-        try:
-            await scenario(cell)
-        finally:
-            cell.close()
-
-    asyncio.run(main())
+    play(tmp_path, text, scenario)
 
 
 def test_the_human_views_read_the_dataclasses(capsys: pytest.CaptureFixture[str]) -> None:
