@@ -90,3 +90,15 @@ def test_adopted_placement_does_not_replay_the_old_request() -> None:
     assert decide_services(CONFIG, view).placement["web"].node == 2
     fresh = decide_services(CONFIG, replace(view, placement={})).placement["web"]
     assert fresh.node == 0 and fresh.next == 1  # what adoption prevents: a move to n1
+
+
+def test_a_report_of_the_current_life_survives_the_join(tmp_path: Path) -> None:
+    """A peer's first STATE often arrives a few ms before we count it as a member: the
+    join must not drop it (the coordinator would wait for the periodic repeat, 2 s), but
+    a report of an earlier life must go."""
+    store = sync_for_n1(tmp_path)
+    store.incoming(2, n2_state(), coordinator=1, incarnation=50)
+    assert not store.forget(2, 50) and 2 in store.reports  # joined: same life
+    assert store.forget(2, 51) and 2 not in store.reports  # restarted: a new life
+    store.incoming(2, n2_state(), coordinator=1, incarnation=52)
+    assert store.forget(2) and 2 not in store.reports  # no life known: forget

@@ -90,7 +90,7 @@ class Engine:
                                                self.events, self.reload)
         self.messages = Messages(self)
         self.claims: dict[int, PeerClaims] = {}
-        self.state_seen: dict[int, bytes] = {}
+        self.state_seen: dict[int, tuple[int, bytes]] = {}  # last STATE per peer
         self.view: MembershipView | None = None
         self.net: Network | None = None
         self.wake = asyncio.Event()
@@ -221,7 +221,8 @@ class Engine:
     def transitions(self, changes: list[Transition]) -> None:
         for change in changes:
             if change.new == NodeState.ONLINE:
-                if self.store.forget(change.node_id):
+                life = self.ledger.records[change.node_id].incarnation
+                if self.store.forget(change.node_id, life):
                     self.pacing.mark()
                 self.state_seen.pop(change.node_id, None)
             self.wake.set()

@@ -53,14 +53,16 @@ class Messages:
 
     def _state(self, msg: Message) -> None:
         engine = self.engine
-        if engine.state_seen.get(msg.sender) == msg.payload:
+        seen = (msg.incarnation, msg.payload)
+        if engine.state_seen.get(msg.sender) == seen:
             return  # the periodic repeat of what this peer already told us
-        engine.state_seen[msg.sender] = msg.payload
+        engine.state_seen[msg.sender] = seen
         try:
             state = decode_state(msg.payload)
         except BadPayload:
             return
-        intents, changed = engine.store.incoming(msg.sender, state, engine.cell.coordinator)
+        intents, changed = engine.store.incoming(msg.sender, state, engine.cell.coordinator,
+                                                 msg.incarnation)
         if intents:
             engine.local_services.frozen = engine.store.frozen
             engine.state_changed()  # re-announce what we now know

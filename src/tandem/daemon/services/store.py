@@ -37,6 +37,7 @@ class ServiceStore:
         self.placement_known = False  # it came from a coordinator, or we decided it
         self.notes: dict[str, str] = {}
         self.reports: dict[int, NodeReport] = {}  # peers' last reports
+        self._lives: dict[int, int] = {}  # the incarnation each report came from
         self._coordinating_since: float | None = None
 
     def reconfigure(self, config: ClusterConfig) -> None:
@@ -57,11 +58,13 @@ class ServiceStore:
                             dict(self.placement) if known else None,
                             dict(self.notes) if coordinator else {})
 
-    def incoming(self, sender: int, msg: StateMessage,
-                 coordinator: int | None) -> tuple[bool, bool]:
-        """Apply a peer's STATE: (our intents changed, anything changed)."""
+    def incoming(self, sender: int, msg: StateMessage, coordinator: int | None,
+                 incarnation: int = 0) -> tuple[bool, bool]:
+        """Apply a peer's STATE, sent by its life `incarnation`: (our intents changed,
+        anything changed)."""
         changed = self.reports.get(sender) != msg.report
         self.reports[sender] = msg.report
+        self._lives[sender] = incarnation
         intents = bool(merge_intents(self.intents, msg.intents))
         if intents:
             save_intents(self.intents_path, self.intents)
@@ -79,8 +82,14 @@ class ServiceStore:
             changed = True
         return intents, changed or intents
 
-    def forget(self, node: int) -> bool:
-        """A node restarted: its old report is meaningless."""
+    def forget(self, node: int, incarnation: int | None = None) -> bool:
+        """A node (re)joined in its life `incarnation`: a report from an earlier life is
+        meaningless (a restarted node runs only what it reports anew). One from this life
+        stays: a peer's first STATE often arrives before we count it as a member, and
+        dropping it would leave the coordinator waiting for the next periodic repeat."""
+        if incarnation is not None and self._lives.get(node, -1) >= incarnation:
+            return False
+        self._lives.pop(node, None)
         return self.reports.pop(node, None) is not None
 
     # -- the coordinator ------------------------------------------------------------------------
