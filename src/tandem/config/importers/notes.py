@@ -54,7 +54,10 @@ class Notebook:
 
     def drop(self, element: Element, attr: str, why: str, *, show: bool = True) -> None:
         """Take `attr` if present and note that it was not carried over (with its value
-        unless `show` is false: secrets never appear in a note)."""
+        unless `show` is false: secrets never appear in a note). An attribute already
+        taken is left alone."""
+        if attr in element.used:
+            return
         value = element.take(attr)
         if value is not None:
             shown = f'{attr}="{value}"' if show else attr

@@ -42,7 +42,8 @@ TOTEM_DROPPED = {
 FENCED_DROPPED = {
     "post_join_delay": "a starting tandem node never fences: it waits to see its peers "
                        "(or `tandem node unblock`)",
-    "clean_start": "a starting tandem node never fences: it waits to see its peers",
+    "clean_start": "a starting tandem node never fences: it waits to see its peers "
+                   "(or `tandem node unblock`)",
     "post_fail_delay": "tandem fences a lost node at once (a level's delay_ms can wait)",
     "override_path": "`tandem fence ack NODE` confirms a manual fence",
 }
@@ -134,6 +135,10 @@ def import_daemons(ctx: Context, root: Element) -> None:
     """Notes for `<fence_daemon>` settings and for daemons tandem has no part for."""
     fenced = root.child("fence_daemon")
     if fenced is not None:
+        # What tandem does anyway: fence a lost node at once, never at start-up.
+        for attr, same in (("post_fail_delay", "0"), ("clean_start", "1")):
+            if (fenced.attrs.get(attr) or "").strip() == same:
+                fenced.take(attr)
         for attr, why in FENCED_DROPPED.items():
             ctx.book.drop(fenced, attr, why)
     for tag, why in IGNORED.items():

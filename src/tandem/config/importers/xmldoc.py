@@ -91,8 +91,8 @@ def parse_xml(text: str, source: str) -> Element:
     try:
         parser.Parse(text, True)
     except expat.ExpatError as exc:
-        raise ImportProblem(source, exc.lineno, f"not well-formed XML: "
-                                                f"{expat.ErrorString(exc.code)} "
+        what = (expat.ErrorString(exc.code) or "error").removeprefix("not well-formed ")
+        raise ImportProblem(source, exc.lineno, f"not well-formed XML: {what.strip('()')} "
                                                 f"(column {exc.offset + 1})") from None
     assert builder.root is not None  # expat refuses a document without an element
     _name_paths(builder.root, "")
