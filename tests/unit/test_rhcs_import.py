@@ -247,6 +247,8 @@ BROKEN = {
                              "device[ipmi-io4]: no fencedevice named 'ipmi-io4'",
     "broken-unknown-domain": "15: rm/service[lustre_io3]: no failoverdomain called "
                              "'io2-domain'",
+    "broken-qdisk-score": "4: quorumd: qdisk.min_score: 5 can never be reached: the "
+                          "heuristics score at most 1",
     "broken-unknown-ref": "14: rm/service[nfs_service]/ip[198.51.100.76]: no <ip> "
                           "'198.51.100.76' under <rm><resources>",
 }
@@ -264,6 +266,14 @@ def test_each_broken_file_is_one_line_and_writes_nothing(
     captured = capsys.readouterr()
     assert captured.err == f"tandem: error: {path}:{BROKEN[name]}\n"
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_note_or_error_names_the_line_where_the_element_starts() -> None:
+    text = '<cluster\n  name="x"\n  config_version="1">\n<clusternodes><clusternode\n' \
+           '   name="a"\n   nodeid="x"/></clusternodes></cluster>'
+    with pytest.raises(ImportProblem, match=r"^t.conf:4: clusternodes/clusternode\[a\]: "
+                                            r'nodeid="x" is not a whole number$'):
+        import_rhcs(text, "t.conf")
 
 
 def test_a_cell_tandem_would_refuse_is_an_error_naming_the_check() -> None:
@@ -408,12 +418,12 @@ def test_an_incomplete_import_is_written_and_says_what_to_fill_in(
     (["--address", "nobody=admin:eth0:198.51.100.9/24"], "--address nobody=...: no such node"),
     (["--resolve", "admin"], "--resolve 'admin': expected NETWORK:INTERFACE/PREFIX"),
 ])
-def test_bad_options_are_one_line_with_status_2_and_write_nothing(
+def test_bad_options_are_one_line_with_status_1_and_write_nothing(
         argv: list[str], problem: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.toml"
     assert tandem_main(["config", "import-rhcs", str(DATA / "mgmt-pair.conf"), "-o", str(out),
-                        *argv]) == 2
+                        *argv]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"tandem: error: {problem}") and err.count("\n") == 1
     assert not out.exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tandem.common.errors import EXIT_USAGE, TandemError
+from tandem.common.errors import TandemError
 
 
 class ImportProblem(TandemError):
@@ -19,6 +19,4 @@ class ImportProblem(TandemError):
 
 class OptionError(TandemError):
     """A command-line option of the import is malformed or names something the file
-    does not have (exit status 2, as for any command line a command cannot use)."""
-
-    exit_code = EXIT_USAGE
+    does not have (exit status 1, like any import that cannot be done)."""

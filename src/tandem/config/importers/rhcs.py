@@ -118,7 +118,7 @@ def _cell(ctx: Context, root: Element) -> tuple[ClusterConfig, list[NodePlan]]:
         config_version=max(version, 1), port=quorum.port, two_node=quorum.two_node,
         wait_for_all=quorum.two_node, expected_votes=quorum.expected_votes, timing=timing,
         networks=networks, nodes=nodes, fence_devices=tuple(fencing.devices.values()),
-        services=services, sections=(qdisk,) if qdisk is not None else ())
+        services=services, sections=(qdisk.model,) if qdisk is not None else ())
     return config, plans
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tandem.config.importers.rhcs_context import Context
+from tandem.config.importers.rhcs_qdisk import Disk
 from tandem.config.importers.xmldoc import Element
 from tandem.config.model import DEFAULT_HEARTBEAT_MS, DEFAULT_PORT, DEFAULT_TOKEN_MS, TimingDef
-from tandem.quorum.qdisk.config import QdiskDef
 
 CMAN_TOKEN_MS = 10_000  # what cman used when cluster.conf set no token
 TOKEN_RANGE = (50, 120_000)
@@ -66,7 +66,7 @@ class Quorum:
 
 
 def import_quorum(ctx: Context, root: Element, votes: int, nodes: int,
-                  qdisk: QdiskDef | None) -> Quorum:
+                  qdisk: Disk | None) -> Quorum:
     """Two-node mode, expected votes and port from `<cman>`."""
     cman = root.child("cman")
     if cman is None:
@@ -99,7 +99,7 @@ def import_quorum(ctx: Context, root: Element, votes: int, nodes: int,
     return Quorum(False, 0 if expected == total else expected, port)
 
 
-def import_timing(ctx: Context, root: Element, qdisk: QdiskDef | None) -> TimingDef:
+def import_timing(ctx: Context, root: Element, qdisk: Disk | None) -> TimingDef:
     """The loss timeout from `<totem token>`, raised for a quorum disk if needed."""
     book = ctx.book
     totem = root.child("totem")
@@ -114,15 +114,14 @@ def import_timing(ctx: Context, root: Element, qdisk: QdiskDef | None) -> Timing
         book.note(totem or root, f"token {given} ms becomes {token} ms (tandem's range "
                                  f"is {low} to {high} ms)")
     disk_ms = qdisk.interval_ms * qdisk.tko if qdisk is not None else 0
-    quorumd = root.child("quorumd")
-    if disk_ms > token and quorumd is not None and qdisk is not None:
+    if disk_ms > token and qdisk is not None:
         raised = (qdisk.tko + 2) * qdisk.interval_ms
         if raised > high:
-            raise book.fail(quorumd, f"interval x tko = {disk_ms} ms: tandem's token "
-                                     f"cannot exceed {high} ms")
-        book.note(quorumd, f"token set to {raised} ms (was {token} ms): the disk must "
-                           f"declare a dead master (interval x tko = {disk_ms} ms) "
-                           f"before the token runs out")
+            raise book.fail(qdisk.element, f"interval x tko = {disk_ms} ms: tandem's token "
+                                           f"cannot exceed {high} ms")
+        book.note(qdisk.element, f"token set to {raised} ms (was {token} ms): the disk must "
+                                 f"declare a dead master (interval x tko = {disk_ms} "
+                                 f"ms) before the token runs out")
         token = raised
     elif not given:
         book.note(root, f"no <totem token>: tandem declares a silent node lost after "
