@@ -58,7 +58,9 @@ COMMAND = "tandem config import-rhcs"
 @dataclass(frozen=True)
 class RhcsImport:
     """The imported cell: its model, its TOML text, the notes, and the keys whose
-    values the operator must fill in (the loader refuses the text until then)."""
+    values the operator must fill in (the loader refuses the text until then). A
+    complete import's model is the loader's reading of the text; an incomplete one's
+    is the model as imported, without the values to fill in, and unchecked."""
 
     config: ClusterConfig
     text: str
