@@ -258,3 +258,47 @@ def test_no_delay_when_the_target_already_reads_off(caplog: pytest.LogCaptureFix
     assert result.success and time.monotonic() - start < 1.0
     assert [action for _, action, _ in calls] == ["status", "off", "status"]
     assert any("no race, no delay" in r.getMessage() for r in caplog.records)
+
+
+class MuteAfterOff(ScriptedDevice):
+    """Accepts "power off", then no status read answers (a BMC that died with the node's
+    power, or one that lies about having acted)."""
+
+    def __init__(self, name: str, calls: list[tuple[str, str, float]], *,
+                 mute_before: bool = False) -> None:
+        super().__init__(name, calls)
+        self.mute = mute_before
+
+    async def off(self, target: FenceTarget) -> None:
+        await super().off(target)
+        self.mute = True
+
+    async def status(self, target: FenceTarget) -> PowerState:
+        self.calls.append((self.name, "status", time.monotonic()))
+        if self.mute:
+            raise FenceUnreachable(f"{self.name}: no answer")
+        return PowerState.ON if self.powered else PowerState.OFF
+
+
+def test_power_off_accepted_then_no_status_is_not_a_fence() -> None:
+    """DESIGN.md §2.1: only a status that reads off confirms a fence. A device that took
+    "off" and then never answers a status read has NOT fenced the node."""
+    calls: list[tuple[str, str, float]] = []
+    node, config = cell((FenceLevel(("a",)),))
+    result = run(node, config, {"a": MuteAfterOff("a", calls)}, verify_timeout_s=0.2,
+                 retries=1)
+    assert not result.success and result.level is None
+    assert "off" in [action for _, action, _ in calls]
+    assert "NOT fenced" in result.message
+
+
+def test_a_status_read_that_fails_keeps_the_race_delay() -> None:
+    """The race delay is skipped only when the target's power READS off; a status read
+    that fails says nothing (the node may be alive and about to shoot): wait first."""
+    calls: list[tuple[str, str, float]] = []
+    node, config = cell((FenceLevel(("a",), delay_ms=300),))
+    device = MuteAfterOff("a", calls, mute_before=True)
+    start = time.monotonic()
+    run(node, config, {"a": device}, verify_timeout_s=0.1, retries=0)
+    offs = [at for _, action, at in calls if action == "off"]
+    assert offs and offs[0] - start >= 0.3  # the delay ran before the first "off"
