@@ -27,6 +27,7 @@ from chaos.cells import Profile, scale_cell
 from chaos.timeline import node_events
 from tandem.common.events import EventKind
 from tandem.lab.names import LabNames, existing_labs
+from tandem.lab.query import tandem_argv
 
 Say = Callable[[str], None]
 START_TIMEOUT_S = 600.0
@@ -229,7 +230,7 @@ def _status_latency(cell: Cell, runs: int, result: SizeResult) -> None:
     """Wall time of `tandem status --json` inside a node (the CLI's start included),
     and of the status request alone on the control socket."""
     times, raw = [], []
-    argv = cell.lab.control.exec_argv("node1", ["tandem", "status", "--json"])
+    argv = cell.lab.control.exec_argv("node1", tandem_argv("status", "--json"))
     probe = cell.lab.control.exec_argv("node1", [sys.executable, "-S", "-c", RAW_STATUS])
     for _ in range(runs):
         started = time.monotonic()

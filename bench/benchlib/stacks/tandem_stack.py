@@ -9,7 +9,7 @@ from benchlib.runs import Run
 from benchlib.stacks.base import Stack
 from tandem.common.status import CellStatus
 from tandem.lab.failover import run_failover
-from tandem.lab.query import cell_status
+from tandem.lab.query import cell_status, tandem_argv
 
 
 class TandemStack(Stack):
@@ -57,13 +57,13 @@ class TandemStack(Stack):
             power = self.lab.control.power(node)
             parts.append(f"== {node}: power {power.power} ({power.condition})")
             if power.power == "on":
-                done = self.node_run(node, ["tandem", "status"], check=False)
+                done = self.node_run(node, tandem_argv("status"), check=False)
                 parts.append((done.stdout or done.stderr).strip())
             parts.append(self.console_tail(node))
         return "\n".join(parts)
 
     def relocate(self, target: str) -> None:
-        done = self.node_run(target, ["tandem", "svc", "relocate", SERVICE, "--node", target,
+        done = self.node_run(target, [*tandem_argv("svc", "relocate", SERVICE), "--node", target,
                                       "--timeout", "60"], timeout=90, check=False)
         if done.returncode != 0:
             raise BenchError(f"tandem svc relocate failed: {done.stderr.strip()[-200:]}")

@@ -240,7 +240,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
             pass
     for violation in watch.violations:
         print(violation.describe())
-    summary: dict[str, Any] = {"samples": watch.samples, "violations": len(watch.violations),
-                               "errors": watch.errors}
+    health = watch.health()  # a watch that could not look proves nothing
+    if health:
+        print(f"WATCH FAILED: {health}")
+    summary: dict[str, Any] = {"samples": watch.samples, "failed": watch.failed,
+                               "violations": len(watch.violations), "errors": watch.errors}
     print(json.dumps(summary))
-    return 1 if watch.violations else 0
+    return 1 if watch.violations or health else 0

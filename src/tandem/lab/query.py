@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from typing import Any
 
 from tandem.common.status import CellStatus
@@ -22,10 +23,15 @@ Document = dict[str, Any]  # a status as the JSON document
 Event = dict[str, Any]
 
 
+def tandem_argv(*args: str) -> list[str]:
+    """The `tandem` command with this interpreter (whatever PATH says in the node)."""
+    return [sys.executable, "-m", "tandem", *args]
+
+
 def tandem_in(control: NodeControl, node: str, *args: str,
               timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     """Run the `tandem` CLI inside a lab node (LabError if the node is off)."""
-    return subprocess.run(control.exec_argv(node, ["tandem", *args]), capture_output=True,
+    return subprocess.run(control.exec_argv(node, tandem_argv(*args)), capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
