@@ -128,8 +128,11 @@ def write(args: argparse.Namespace, what: str, body: Callable[[Any], Any]) -> in
 def cmd_remove(args: argparse.Namespace) -> int:
     from tandem.inventory.remove import remove
 
-    return write(args, f"{args.what} {' '.join(args.names)}",
-                 lambda s: (remove(s, args.what, args.names), "removed")[1])
+    def body(session: Any) -> str:
+        remove(session, args.what, args.names)
+        return "removed"
+
+    return write(args, f"{args.what} {' '.join(args.names)}", body)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

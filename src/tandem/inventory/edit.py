@@ -239,7 +239,7 @@ def set_cell(session: Session, name: str, change: CellChange) -> bool:
     if change.member_ids is not None:
         set_members(session, cell, [find_node(session, n) for n, _, _ in change.member_ids],
                     [i for _, i, _ in change.member_ids])
-        for member, (_, _, votes) in zip(cell.members, change.member_ids):
+        for member, (_, _, votes) in zip(cell.members, change.member_ids, strict=True):
             member.votes = votes
     _cell_settings(cell, change)
     return created
@@ -265,7 +265,8 @@ def set_members(session: Session, cell: m.Cell, nodes: Sequence[m.Node],
     names = {n.name for n in nodes}
     if ids is not None:
         replace(cell, "members", [])  # the members refer to nodes: made after the flush
-        cell.members = [m.CellMember(node=n, nodeid=i, votes=1) for n, i in zip(nodes, ids)]
+        cell.members = [m.CellMember(node=n, nodeid=i, votes=1)
+                        for n, i in zip(nodes, ids, strict=True)]
         return
     cell.members = [mb for mb in cell.members if mb.node.name in names]
     session.flush()

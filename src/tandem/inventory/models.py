@@ -36,7 +36,8 @@ PATH = 255
 
 # Constraint names the same on SQLite and PostgreSQL, so that migrations can name them.
 NAMING = {"pk": "pk_%(table_name)s", "fk": "fk_%(table_name)s_%(column_0_name)s",
-          "uq": "uq_%(table_name)s_%(column_0_name)s", "ck": "ck_%(table_name)s_%(constraint_name)s",
+          "uq": "uq_%(table_name)s_%(column_0_name)s",
+          "ck": "ck_%(table_name)s_%(constraint_name)s",
           "ix": "ix_%(table_name)s_%(column_0_name)s"}
 
 

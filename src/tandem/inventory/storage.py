@@ -20,7 +20,6 @@ from tandem.inventory.errors import InventoryInvalid
 
 def find_filesystem(session: Session, name: str) -> m.Filesystem:
     found = session.scalar(select(m.Filesystem).where(m.Filesystem.name == name))
-    created = found is None
     if found is None:
         raise InventoryInvalid(f"unknown file system {name!r} (db set filesystem {name} "
                                f"--type ... adds it)")

@@ -19,12 +19,12 @@ NAME = sa.String(64)
 PATH = sa.String(255)
 
 
-def _node_fk(column: str, *, nullable: bool = False, ondelete: str = "RESTRICT") -> sa.Column:
+def _node_fk(column: str, *, nullable: bool = False, ondelete: str = "RESTRICT") -> sa.Column[int]:
     return sa.Column(column, sa.Integer, sa.ForeignKey("nodes.id", ondelete=ondelete),
                      nullable=nullable)
 
 
-def _cell_fk(*, primary_key: bool = False) -> sa.Column:
+def _cell_fk(*, primary_key: bool = False) -> sa.Column[int]:
     return sa.Column("cell_id", sa.Integer, sa.ForeignKey("cells.id", ondelete="CASCADE"),
                      nullable=False, primary_key=primary_key)
 
@@ -33,19 +33,18 @@ def _node_tables() -> None:
     op.create_table("nodes",
                     sa.Column("id", sa.Integer, primary_key=True),
                     sa.Column("name", NAME, nullable=False, unique=True))
-    node_key = {"ondelete": "CASCADE"}
     op.create_table("node_roles",
-                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", **node_key),
+                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
                               primary_key=True),
                     sa.Column("role", NAME, primary_key=True))
     op.create_table("addresses",
-                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", **node_key),
+                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
                               primary_key=True),
                     sa.Column("network", NAME, primary_key=True),
                     sa.Column("interface", NAME, nullable=False),
                     sa.Column("address", NAME, nullable=False))
     op.create_table("bmcs",
-                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", **node_key),
+                    sa.Column("node_id", sa.Integer, sa.ForeignKey("nodes.id", ondelete="CASCADE"),
                               primary_key=True),
                     sa.Column("address", NAME, nullable=False),
                     sa.Column("port", sa.Integer, nullable=False),
