@@ -77,24 +77,24 @@ def set_target(session: Session, filesystem: str, name: str, change: TargetChang
     if change.kind is not None and change.kind not in m.TARGET_KINDS:
         raise InventoryInvalid(f"target kind {change.kind!r}: expected one of "
                                f"{', '.join(m.TARGET_KINDS)}")
+    nodes = {attr: (find_node(session, value) if value else None)
+             for attr in ("primary", "secondary", "active")
+             if (value := getattr(change, attr)) is not None}
     target = next((t for t in fs.targets if t.name == name), None)
     created = target is None
     if target is None:
         if None in (change.kind, change.device, change.primary):
             raise InventoryInvalid(f"target {name} is new: give --kind, --device and "
                                    f"--primary")
-        target = m.Target(name=name)
-        fs.targets.append(target)
+        target = m.Target(name=name, kind=change.kind, device=change.device)
     if change.kind is not None:
         target.kind = change.kind
     if change.device is not None:
         target.device = change.device
-    if change.primary is not None:
-        target.primary = find_node(session, change.primary)
-    if change.secondary is not None:
-        target.secondary = find_node(session, change.secondary) if change.secondary else None
-    if change.active is not None:
-        target.active = find_node(session, change.active) if change.active else None
+    for attr, node in nodes.items():
+        setattr(target, attr, node)
+    if created:
+        fs.targets.append(target)
     _check_pair(target)
     return created
 
