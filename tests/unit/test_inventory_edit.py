@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from inventorykit import add_node, db, site, state
 from sqlalchemy.orm import Session
 
-from inventorykit import add_node, db, site, state
 from tandem.inventory.cellparts import (
     FenceChange,
     ResourceChange,
@@ -23,8 +23,7 @@ from tandem.inventory.edit import CellChange, NodeChange, known_nodes, set_cell,
 from tandem.inventory.errors import InventoryInvalid
 from tandem.inventory.remove import remove
 from tandem.inventory.show import show
-from tandem.inventory.storage import TargetChange, set_filesystem, set_target
-from tandem.inventory.storage import FilesystemChange
+from tandem.inventory.storage import FilesystemChange, TargetChange, set_filesystem, set_target
 from tandem.inventory.writes import change
 
 __all__ = ["db"]
@@ -115,10 +114,9 @@ def test_bad_input_is_one_line_and_changes_nothing(db: Database, what: str, edit
     with change(db) as changes:  # something for the resource cases to refer to
         set_service(changes.session, "c1", "web", ServiceChange(resources=(("disk", "dummy"),)))
     before = state(db)
-    with pytest.raises(InventoryInvalid) as caught:
-        with change(db) as changes:
-            set_nodes(changes.session, ["io4"], NodeChange(roles=("changed",)))  # undone too
-            edit(changes.session)
+    with pytest.raises(InventoryInvalid) as caught, change(db) as changes:
+        set_nodes(changes.session, ["io4"], NodeChange(roles=("changed",)))  # undone too
+        edit(changes.session)
     message = str(caught.value)
     assert problem in message, what
     assert "\n" not in message

@@ -9,8 +9,8 @@ import hashlib
 import ipaddress
 
 import pytest
-
 from inventorykit import add_node, db, site, state, versions
+
 from tandem.config import parse_config
 from tandem.config.model import BmcDef, NodeInterface
 from tandem.inventory.database import Database
@@ -134,7 +134,7 @@ def test_an_unrelated_change_moves_no_cell(db: Database) -> None:
 def test_a_refused_generation_changes_nothing(db: Database) -> None:
     site(db)
     before = state(db)
-    with pytest.raises(InventoryInvalid, match="missing an interface on heartbeat network"):
-        with change(db) as changes:
-            set_nodes(changes.session, ["io2"], NodeChange(drop_networks=("backbone",)))
+    with pytest.raises(InventoryInvalid, match="missing an interface on heartbeat network"), \
+            change(db) as changes:
+        set_nodes(changes.session, ["io2"], NodeChange(drop_networks=("backbone",)))
     assert state(db) == before

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from inventorykit import db, site, state, versions
+
 from tandem.config import ClusterConfig, parse_config
 from tandem.inventory.cellparts import ServiceChange, set_service
 from tandem.inventory.database import Database
