@@ -1,5 +1,6 @@
 """Alembic's entry point: runs the migrations on the connection that
-tandem.inventory.database hands over (never from a URL of its own)."""
+tandem.inventory.database hands over (never from a URL of its own). Importing it
+outside a migration (a scan of the package) does nothing."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from alembic import context
 
 from tandem.inventory.models import Base
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata,
-                  render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+
+def run_migrations() -> None:
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if hasattr(context, "config"):  # only while Alembic runs an upgrade
+    run_migrations()
