@@ -107,7 +107,9 @@ def _cell_text(value: Any) -> str:
         return ",".join(_cell_text(v.get("name", v) if isinstance(v, dict) else v)
                         for v in value)
     if isinstance(value, dict):
-        return " ".join(f"{k}={_cell_text(v)}" for k, v in value.items())
+        return " ".join(f"{k}={v['interface']}:{v['address']}" if isinstance(v, dict)
+                        and "interface" in v else f"{k}={_cell_text(v)}"
+                        for k, v in value.items())
     return str(value)
 
 
