@@ -141,12 +141,13 @@ class ResourceChange:
 
 def set_resource(session: Session, cell_name: str, service_name: str, name: str,
                  change: ResourceChange) -> bool:
-    """Create or update a resource of a service; True if created."""
+    """Create or update a resource of a service (the service too, with the defaults of
+    a configuration's [[services]], when it is new); True if the resource was created."""
     cell = find_cell(session, cell_name)
     service = next((s for s in cell.services if s.name == service_name), None)
     if service is None:
-        raise InventoryInvalid(f"cell {cell_name} has no service {service_name!r} (db set "
-                               f"service {cell_name} {service_name} adds it)")
+        set_service(session, cell_name, service_name, ServiceChange())
+        service = next(s for s in cell.services if s.name == service_name)
     check_name(name, "resource name", SERVICE_RE)
     resources = list(service.resources)
     resource = next((r for r in resources if r.name == name), None)
