@@ -16,6 +16,8 @@ Fixtures:
 - `lines` / `ctx`: the management toolkit's context over a private tree under
   tmp_path, its output collected in `lines`. Modules override `ctx` for another node
   or peer.
+- `postgres`: a PostgreSQL server for the whole session (pgserver), started the first
+  time a test asks for it; the inventory tests run on it and on SQLite.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(1, str(Path(__file__).parent.parent / "bench"))
 
 from bmckit import BmcHandle, BmcLab
 from labkit import node_lab, stem_of, two_node_lab
+from pgserver import PostgresServer
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.lab.nodes import NodeControl
 from tandem.lab.state import LabRecord
@@ -80,3 +83,8 @@ def ctx(tmp_path: Path, lines: list[str]) -> MgmtContext:
     """We are ns0; every path the toolkit touches is under tmp_path."""
     return MgmtContext.under(tmp_path, node="ns0", out=lines.append)
 
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server

@@ -140,8 +140,11 @@ def add_config_admin_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-root", metavar="DIR",
                         help="that directory as the nodes see it (default: --root)")
     parser.add_argument("--inventory", type=Path, metavar="FILE",
-                        help="the nodes' addresses and BMCs (default ROOT/"
+                        help="the nodes' addresses and BMCs (default: the inventory "
+                             "database's management cell, else ROOT/"
                              f"{config_admin.INVENTORY_FILE})")
+    parser.add_argument("--db", metavar="URL", help="the inventory database (default: "
+                        "$TANDEM_DB, else /var/lib/tandem/inventory.db if it exists)")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE",
                         help="write the configuration there (default: standard output, "
                              "the explanation then goes to standard error)")
@@ -197,9 +200,14 @@ def run_config_admin(args: argparse.Namespace) -> int:
     ctx = MgmtContext(root=args.root)
     try:
         choices = _choices(args)
-        nodes = config_admin.pick_nodes(ctx, args.nodes)
-        inventory = config_admin.load_inventory(
-            args.inventory or args.root / config_admin.INVENTORY_FILE)
+        from_db = None if args.inventory else config_admin.database_pair(args.db)
+        if from_db is not None:
+            inventory, pair = from_db
+            nodes = config_admin.pick_nodes(ctx, args.nodes) if args.nodes else pair
+        else:
+            nodes = config_admin.pick_nodes(ctx, args.nodes)
+            inventory = config_admin.load_inventory(
+                args.inventory or args.root / config_admin.INVENTORY_FILE)
         files = config_admin.read_ha_files(ctx)
         made = config_admin.generate(inventory, nodes, files, choices, output=args.output)
         if args.output:

@@ -2,8 +2,9 @@
 management-node pair, generated from the /etc/HA files and a small inventory of the
 two nodes, with a plain-language account of every part.
 
-The cluster database that should describe the nodes does not exist yet, so their
-addresses and BMCs come from the small TOML inventory of tandem.inventory.tomlfile.
+The nodes' addresses and BMCs come from the inventory database when it has a
+management cell (its members are then the pair, unless nodes are named), otherwise
+from the small TOML inventory of tandem.inventory.tomlfile, as before.
 
 What is generated: both nodes (the first alphabetically is the primary: preferred for
 the service and the survivor of a fence race), every network of the nodes (heartbeat
@@ -70,6 +71,30 @@ def load_inventory(path: Path) -> Inventory:
     """The inventory file (tandem.inventory.tomlfile); DataError naming the problem."""
     with _inventory_problems():
         return tomlfile.load_inventory(path)
+
+
+def database_pair(url: str | None) -> tuple[Inventory, tuple[str, str]] | None:
+    """The management pair of the inventory database (`url`, else $TANDEM_DB, else the
+    default SQLite file, which may not exist): its inventory and its two members
+    (primary first); None when there is no database file or no management cell.
+    DataError (one line) when the database is there but cannot be read."""
+    from tandem.common.errors import TandemError
+    from tandem.inventory.database import ENV_VAR, Database
+    from tandem.inventory.pair import management_pair
+
+    try:
+        db = Database(url)
+        found = management_pair(db, missing_ok=url is None and ENV_VAR not in os.environ)
+    except TandemError as exc:
+        raise DataError(str(exc)) from None
+    if found is None:
+        return None
+    inventory, members = found
+    if len(members) != 2:
+        raise DataError(f"{inventory.source}: a management pair has two nodes, the cell has "
+                        f"{len(members)} ({', '.join(members)})")
+    first, second = sorted(members)
+    return inventory, (first, second)
 
 
 @dataclass(frozen=True)
