@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from tandem.cli import install_cmd
 from tandem.cli.client import call, cell_status
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json
@@ -27,6 +28,7 @@ def register(sub: Sub) -> None:
     push.add_argument("--timeout", type=float, default=30.0, metavar="S",
                       help="how long to wait for every member to run it")
     push.set_defaults(func=cmd_push)
+    install_cmd.register(cmds)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
