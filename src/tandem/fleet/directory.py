@@ -20,7 +20,7 @@ from typing import Any
 
 from tandem.config import ClusterConfig, ConfigError, parse_config
 from tandem.fleet.errors import FleetError
-from tandem.fleet.nodesets import selected_members
+from tandem.fleet.nodesets import cell_groups, selected_names
 from tandem.fleet.sitefile import SITE_FILE, Site, load_site
 from tandem.fleet.source import CellTarget, NodeTarget, Selection, ServiceLocation
 
@@ -58,8 +58,9 @@ class DirectorySource:
 
     def targets(self, selection: Selection) -> list[CellTarget]:
         everything = [c.target for c in self.cells()]
-        chosen = selected_members(everything, selection)
-        return [t for t in everything if t.name in chosen]
+        chosen = selected_names(selection, [n.name for t in everything for n in t.nodes],
+                                cell_groups(everything))
+        return [t for t in everything if any(n.name in chosen for n in t.nodes)]
 
     def record(self, cell: str, locations: Sequence[ServiceLocation],
                seen_at: float) -> None:

@@ -35,10 +35,11 @@ def cell_groups(cells: Sequence[CellTarget]) -> dict[str, list[str]]:
     return groups
 
 
-def expand(text: str, groups: Mapping[str, Sequence[str]], what: str) -> set[str]:
+def expand(text: str, groups: Mapping[str, Sequence[str]], what: str, *,
+           strict: bool = True) -> set[str]:
     """The node names of node set `text`; SelectionError naming `what` (the option)
-    if it does not parse or names an unknown group."""
-    for name in _GROUP.findall(text):
+    if it does not parse or (`strict`) names an unknown group."""
+    for name in _GROUP.findall(text) if strict else ():
         if name not in groups:
             known = ", ".join(f"@{g}" for g in sorted(groups)) or "none"
             raise SelectionError(f"{what} {text!r}: unknown group @{name} (known: {known})")
@@ -52,8 +53,8 @@ def expand(text: str, groups: Mapping[str, Sequence[str]], what: str) -> set[str
 
 def selected_names(selection: Selection, known: Iterable[str],
                    groups: Mapping[str, Sequence[str]]) -> set[str]:
-    """The selected node names among `known`; SelectionError for a contradictory or
-    empty selection, or a node set that names nodes of no cell."""
+    """The selected node names among `known` (every node there is); SelectionError for
+    a contradictory or empty selection, or a node set that names nodes of no cell."""
     known_set = set(known)
     if selection.all and selection.include:
         raise SelectionError("give either all nodes (-a) or a node set (-i), not both")
@@ -81,12 +82,24 @@ def _known(text: str, what: str, known: set[str],
     return names
 
 
-def selected_members(cells: Sequence[CellTarget], selection: Selection,
-                     extra_groups: Mapping[str, Sequence[str]] | None = None,
-                     ) -> dict[str, tuple[NodeTarget, ...]]:
-    """cell name -> its selected members (cells with none are left out). A source that
-    knows more groups (roles, say) passes them in `extra_groups`."""
-    known = [n.name for c in cells for n in c.nodes]
-    chosen = selected_names(selection, known, {**cell_groups(cells), **(extra_groups or {})})
+def selected_members(cells: Sequence[CellTarget],
+                     selection: Selection) -> dict[str, tuple[NodeTarget, ...]]:
+    """cell name -> its selected members, for the cells a source returned for
+    `selection` (cells with none are left out).
+
+    The source has checked the selection against every node it knows; here only the
+    returned cells are known, so names and groups of other cells (an excluded cell,
+    say) are no error. A group the fleet cannot resolve in an include (only @CELL and
+    @KIND are known here) is: the members it meant are unknown."""
+    groups = cell_groups(cells)
+    for name in _GROUP.findall(selection.include):
+        if name not in groups:
+            raise SelectionError(f"-i {selection.include!r}: group @{name} is not one the "
+                                 f"fleet knows (a cell's name or kind)")
+    known = {n.name for c in cells for n in c.nodes}
+    chosen = known if selection.all else \
+        expand(selection.include, groups, "-i", strict=False) & known
+    if selection.exclude:
+        chosen -= expand(selection.exclude, groups, "-e", strict=False)
     members = {c.name: tuple(n for n in c.nodes if n.name in chosen) for c in cells}
     return {name: nodes for name, nodes in members.items() if nodes}

@@ -10,6 +10,7 @@ key_dir = "/etc/tandem/keys" # CELL.key: each cell's key, sent with `push --with
 exec = ""                    # run locally through this template instead of ssh (tests,
                              # benchmarks): %h is the node, %c the command (quoted)
 [ssh]
+path = "ssh"
 user = "root"
 identity_file = "/root/.ssh/id_ed25519"
 known_hosts = "/etc/tandem/fleet_known_hosts"   # checked strictly when given
@@ -36,6 +37,7 @@ DEFAULT_KEY_DIR = "/etc/tandem/keys"
 class SshSettings:
     """What the ssh client is told (every value ends up as an ssh option)."""
 
+    path: str = "ssh"  # the ssh client (or a wrapper taking the same arguments)
     user: str | None = None
     identity_file: str | None = None
     known_hosts: str | None = None
@@ -71,7 +73,7 @@ def load_settings(path: str | None) -> FleetSettings:
     fleet = top.table("fleet") or Section({}, str(file), "fleet")
     fleet.only("fanout", "connect_timeout", "remote_path", "key_dir", "exec")
     ssh = top.table("ssh") or Section({}, str(file), "ssh")
-    ssh.only("user", "identity_file", "known_hosts", "options")
+    ssh.only("path", "user", "identity_file", "known_hosts", "options")
     return FleetSettings(
         fanout=fleet.integer("fanout", DEFAULT_FANOUT, minimum=1, maximum=4096),
         connect_timeout=fleet.integer("connect_timeout", DEFAULT_CONNECT_TIMEOUT_S,
@@ -79,6 +81,7 @@ def load_settings(path: str | None) -> FleetSettings:
         remote_path=fleet.string("remote_path", "") or "",
         key_dir=fleet.string("key_dir", DEFAULT_KEY_DIR) or DEFAULT_KEY_DIR,
         exec_template=fleet.string("exec", "") or "",
-        ssh=SshSettings(user=ssh.string("user"), identity_file=ssh.string("identity_file"),
+        ssh=SshSettings(path=ssh.string("path", "ssh") or "ssh", user=ssh.string("user"),
+                        identity_file=ssh.string("identity_file"),
                         known_hosts=ssh.string("known_hosts"),
                         options=tuple(ssh.strings("options"))))

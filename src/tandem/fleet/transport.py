@@ -235,6 +235,7 @@ class ClusterShellTransport:
         task.set_info("connect_timeout", self.settings.connect_timeout)
         task.set_info("ssh_options", shlex.join(self.ssh_options()))
         task.set_info("ssh_user", self.settings.ssh.user)
+        task.set_info("ssh_path", self.settings.ssh.path)
         collector = _Collector(done)
         try:
             for job in merged(jobs):
