@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import shutil
 import statistics
@@ -149,8 +150,10 @@ def markdown(sizes: dict[int, dict[str, Any]], runs: int, fanout: int) -> str:
         median = sizes[TARGET_CELLS]["total_median_s"]
         verdict = (f"\nTarget: {TARGET_CELLS} cells in <= {TARGET_S:g} s: "
                    f"{'met' if median <= TARGET_S else 'NOT met'} ({median:.2f} s).\n")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return ("# `tandem cells status -a` against the number of cells\n\n"
-            f"Median of {runs} runs per size (min-max), fanout {fanout}; each node answers "
+            f"Median of {runs} runs per size (min-max), fanout {fanout}, {os.cpu_count()} "
+            f"CPUs, load average {load} at the end (the machine is shared); each node answers "
             "with a recording of a real node's status (see bench/cells_status.py). Steps "
             "in ms: start-up (the command's own start and output), source (read and check "
             "the cell files), fan-out (ClusterShell exec worker), fold (read answers into "
@@ -176,7 +179,8 @@ def measure(args: argparse.Namespace) -> int:
     text = markdown(sizes, args.runs, args.fanout)
     print(text)
     if not args.no_save:
-        data = {"environment": environment(), "runs": args.runs, "fanout": args.fanout,
+        data = {"environment": environment(), "load_average": os.getloadavg(),
+                "runs": args.runs, "fanout": args.fanout,
                 "sizes": {str(k): v for k, v in sizes.items()},
                 "samples": {str(k): v for k, v in samples.items()}}
         for path in write_results("cells_status", data, text):

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labkit import host_links, lab_inodes, leftovers, unique_lab_name, wait_for
 
+from labkit import host_links, lab_inodes, leftovers, unique_lab_name, wait_for
 from tandem.lab.builder import lab_down
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames

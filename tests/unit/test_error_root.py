@@ -19,8 +19,8 @@ from tandem.cli.main import main
 from tandem.common.errors import EXIT_FAILED, EXIT_USAGE, TandemError
 from tandem.config.errors import ConfigError
 from tandem.fencing.base import FenceError
-from tandem.fleet.errors import SelectionError
 from tandem.fencing.history import FenceHistoryError
+from tandem.fleet.errors import SelectionError
 from tandem.hpc.mgmt.datafile import LineError
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, MgmtError, UsageProblem
 from tandem.lab.proc import LabError

@@ -23,7 +23,7 @@ def show(outcome: Outcome) -> None:
     counts: dict[str, int] = {}
     for cell in outcome.cells:
         counts[cell.state] = counts.get(cell.state, 0) + 1
-    print(f"{len(outcome.cells)} cells: "
+    print(f"{len(outcome.cells)} cell{'s' if len(outcome.cells) != 1 else ''}: "
           + ", ".join(f"{n} {state}" for state, n in counts.items()))
     moved = [f"{s.name} of {c.name} on {s.owner} (home {s.home})"
              for c in outcome.cells for s in c.services if s.migrated]

@@ -43,6 +43,7 @@ class DirectorySource:
         self.directory = Path(directory)
         self._cells: list[DirectoryCell] | None = None
         self._site: Site | None = None
+        self._records_ready = False
 
     @property
     def site(self) -> Site:
@@ -70,7 +71,9 @@ class DirectorySource:
                              for loc in locations]}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(exist_ok=True)
+            if not self._records_ready:
+                path.parent.mkdir(exist_ok=True)
+                self._records_ready = True
             tmp.write_text(json.dumps(data, indent=1) + "\n")
             os.replace(tmp, path)
         except OSError as exc:
