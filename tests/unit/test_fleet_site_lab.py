@@ -57,3 +57,15 @@ def test_the_fleet_settings_point_at_the_lab_keys(tmp_path: Path,
     assert settings.ssh.known_hosts == str(tmp_path / "site1/ssh/known_hosts")
     assert settings.ssh.options == ("-F", "/dev/null", "-oLogLevel=ERROR")
     assert Path(settings.remote_path, "tandem").exists()
+
+
+def test_lab_up_site_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tandem.cli.main import main
+
+    site = copy_site(tmp_path)
+    assert main(["lab", "up", "--site", str(site), "--start"]) == 2
+    assert "--start goes with --config" in capsys.readouterr().err
+    (site / "site.toml").write_text("")
+    assert main(["lab", "up", "--site", str(site), "--name", "nomgmt"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no [management] node" in err
