@@ -20,6 +20,7 @@ from tandem.common.errors import EXIT_FAILED, EXIT_USAGE, TandemError
 from tandem.config.errors import ConfigError
 from tandem.fencing.base import FenceError
 from tandem.fencing.history import FenceHistoryError
+from tandem.fleet.errors import SelectionError
 from tandem.hpc.mgmt.datafile import LineError
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, MgmtError, UsageProblem
 from tandem.lab.proc import LabError
@@ -63,7 +64,7 @@ def test_errors_that_were_value_errors_still_are() -> None:
 
 
 def test_exit_codes_usage_and_bad_input_are_2_the_rest_1() -> None:
-    usage = {UsageError, ArgumentError, DataError, UsageProblem}
+    usage = {UsageError, ArgumentError, DataError, UsageProblem, SelectionError}
     for error in defined_exceptions():
         assert issubclass(error, TandemError)
         assert error.exit_code == (EXIT_USAGE if error in usage else EXIT_FAILED), error

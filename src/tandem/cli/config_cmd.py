@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from tandem.cli import install_cmd
 from tandem.cli.client import call, cell_status
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json
@@ -28,6 +29,7 @@ def register(sub: Sub) -> None:
                       help="how long to wait for every member to run it")
     push.set_defaults(func=cmd_push)
     _register_import_rhcs(cmds)
+    install_cmd.register(cmds)
 
 
 def _register_import_rhcs(cmds: Sub) -> None:

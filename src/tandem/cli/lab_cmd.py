@@ -7,15 +7,17 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from tandem.cli.common import Sub
+from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, progress_line, table
 from tandem.lab import builder
 from tandem.lab.faults import NetworkFaults
-from tandem.lab.names import existing_labs
+from tandem.lab.names import LabNames, existing_labs
 from tandem.lab.nodes import NodeControl
 from tandem.lab.proc import LabError, run
+from tandem.lab.sshd import LabSsh
 from tandem.lab.status import lab_status
 from tandem.lab.watch import SplitBrainWatch, Violation
 
@@ -27,9 +29,13 @@ def register(sub: Sub) -> None:
     lab.set_defaults(group_parser=lab)
     cmds = lab.add_subparsers(title="lab commands", metavar="COMMAND")
 
-    up = cmds.add_parser("up", help="build a lab from a cluster configuration")
-    up.add_argument("--config", required=True, help="cluster configuration (TOML)")
-    up.add_argument("--name", help="lab name (default: the cluster name)")
+    up = cmds.add_parser("up", help="build a lab from a cluster configuration (or a site)")
+    origin = up.add_mutually_exclusive_group(required=True)
+    origin.add_argument("--config", help="cluster configuration (TOML)")
+    origin.add_argument("--site", metavar="DIR",
+                        help="a management node and every cell of a directory of cell "
+                             "files: blank nodes with sshd, for `tandem cells`")
+    up.add_argument("--name", help="lab name (default: the cluster name, or 'site')")
     up.add_argument("--start", action="store_true", help="also start tandemd in every node")
     up.set_defaults(func=cmd_up)
 
@@ -111,10 +117,30 @@ def _say(message: str) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    record = builder.lab_up(args.config, args.name, start=args.start, progress=_say)
+    if args.site:
+        if args.start:
+            raise UsageError("--start goes with --config: a site's nodes are started "
+                             "from the management node (tandem cells start)")
+        from tandem.lab.site import LAB_VIEW_NAME, site_lab_up
+
+        record = site_lab_up(args.site, args.name or LAB_VIEW_NAME, progress=_say)
+    else:
+        record = builder.lab_up(args.config, args.name, start=args.start, progress=_say)
     print(f"lab {record.name} is up ({time.monotonic() - started:.1f} s); "
           f"see `tandem lab status --lab {record.name}`")
+    if args.site:
+        print(f"from its management node: tandem lab exec --lab {record.name} "
+              f"{record_management(args.site)} -- tandem cells status -a --from-dir "
+              f"{args.site} --fleet-config {LabSsh(LabNames(record.name)).fleet_file}")
     return 0
+
+
+def record_management(site: str) -> str:
+    """The management node's name in the site of directory `site`."""
+    from tandem.fleet.sitefile import load_site
+
+    management = load_site(Path(site)).management
+    return management.name if management else "?"
 
 
 def cmd_down(args: argparse.Namespace) -> int:

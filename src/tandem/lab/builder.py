@@ -31,6 +31,7 @@ from tandem.lab.proc import (
     run,
     spawn_detached,
 )
+from tandem.lab.sshd import LabSsh
 from tandem.lab.state import LabRecord, PowerRecord
 
 Progress = Callable[[str], None]
@@ -38,8 +39,8 @@ BMC_START_TIMEOUT_S = 15.0
 LOOP_RELEASE_TIMEOUT_S = 20.0
 
 
-def _quiet(_: str) -> None:
-    pass
+def quiet(_: str) -> None:
+    """A progress report that says nothing."""
 
 
 def require_root() -> None:
@@ -50,8 +51,11 @@ def require_root() -> None:
 
 
 def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
-           progress: Progress = _quiet) -> LabRecord:
-    """Build the lab described by `config_path`; on failure remove what was made."""
+           progress: Progress = quiet, blank: bool = False, sshd: bool = False,
+           source: str | None = None) -> LabRecord:
+    """Build the lab described by `config_path`; on failure remove what was made.
+    `blank`: the nodes get no configuration or key; `sshd`: every node runs sshd;
+    `source`: what to record as the lab's origin (default: the file)."""
     require_root()
     config = load_config(config_path)
     names = LabNames(name or config.name)
@@ -62,7 +66,8 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
     check_host_overlap(config, wires)
     _check_key_file(config)
     record = LabRecord(name=names.lab, config_file=str(names.directory / "cluster.toml"),
-                       source=str(Path(config_path).resolve()), start_daemons=start)
+                       source=source or str(Path(config_path).resolve()),
+                       start_daemons=start, blank_nodes=blank, sshd=sshd)
     names.directory.mkdir(parents=True, exist_ok=False)
     try:
         _build(config, names, record, wires, progress)
@@ -77,7 +82,7 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
 
 def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
            wires: list[net.Wire], progress: Progress) -> None:
-    shutil.copyfile(record.source, record.config_file)
+    shutil.copyfile(config.source, record.config_file)
     record.save()
     progress("creating namespaces and bridges")
     for ns in sorted({names.fabric_ns, *(w.ns for w in wires)}):
@@ -90,7 +95,10 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
     _init_quorum_disk(config, record)
     record.host_dirs_created = _prepare_host_mountpoints(config)
     record.save()
-    _prepare_node_roots(config, names)
+    _prepare_node_roots(config, names, blank=record.blank_nodes)
+    if record.sshd:
+        progress("making ssh keys")
+        LabSsh(names).prepare(config)
     progress("starting virtual BMCs")
     for node in config.nodes:
         if node.bmc is not None:
@@ -157,20 +165,22 @@ def _prepare_host_mountpoints(config: ClusterConfig) -> list[str]:
     return created
 
 
-def _prepare_node_roots(config: ClusterConfig, names: LabNames) -> None:
+def _prepare_node_roots(config: ClusterConfig, names: LabNames, *, blank: bool) -> None:
     key = os.urandom(32).hex() + "\n"
     for node in config.nodes:
         root = names.node_root(node.name)
         for path in private_dirs(config):
             if not is_runtime_dir(path):
                 (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        PowerRecord().save(names.power_file(node.name))
+        if blank:
+            continue
         shutil.copyfile(config.source, root / CONFIG_IN_NODE.lstrip("/"))
         key_path = root / config.key_file.lstrip("/")
         key_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key)
-        PowerRecord().save(names.power_file(node.name))
 
 
 def _start_bmc(names: LabNames, node: str, port: int) -> int:
@@ -202,7 +212,7 @@ def _udp_listening(pid: int, port: int) -> bool:
     return False
 
 
-def lab_down(name: str, progress: Progress = _quiet) -> list[str]:
+def lab_down(name: str, progress: Progress = quiet) -> list[str]:
     """Remove everything lab `name` created; returns a list of what was removed."""
     require_root()
     names = LabNames(name)

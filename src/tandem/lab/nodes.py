@@ -25,6 +25,7 @@ from tandem.lab.proc import (
     signal_pids,
     spawn_detached,
 )
+from tandem.lab.sshd import LabSsh
 from tandem.lab.state import DiskRecord, LabRecord, NodeCondition, PowerRecord, node_lock
 
 CORE_PRIVATE_DIRS = ("/etc/tandem", "/var/lib/tandem", "/var/log/tandem", "/run/tandem")
@@ -152,6 +153,8 @@ class NodeControl:
         state.power, state.condition, state.init_pid = "on", "running", init_pid
         state.daemon_pid = 0
         state.since = time.time()
+        if self.record.sshd:
+            LabSsh(self.names).start(node.name, enter_argv(init_pid), console)
         if self.record.start_daemons:
             state.daemon_pid = self._start_daemon(node.name, init_pid)
         state.save(self.names.power_file(node.name))

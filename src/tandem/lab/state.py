@@ -44,6 +44,8 @@ class LabRecord:
     config_file: str
     source: str
     start_daemons: bool = False
+    blank_nodes: bool = False  # nodes boot without configuration or key (a site lab)
+    sshd: bool = False  # every node runs sshd (tandem.lab.sshd)
     created: float = field(default_factory=time.time)
     disks: list[DiskRecord] = field(default_factory=list)
     host_dirs_created: list[str] = field(default_factory=list)
