@@ -95,10 +95,13 @@ def test_bad_input_is_one_line_and_exit_two(work: Path, capsys: pytest.CaptureFi
     assert not (work / "cells" / "locations").exists()
 
 
-def test_a_source_is_required_and_a_and_i_exclude_each_other(
+def test_the_inventory_is_the_default_source_and_a_and_i_exclude_each_other(
         work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["cells", "status", "-a"]) == 2
-    assert "--from-dir DIR" in capsys.readouterr().err
+    missing = work / "no-inventory.db"
+    assert main(["cells", "status", "-a", "--db", f"sqlite:///{missing}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no inventory database" in err and "db init" in err
+    assert not missing.exists()
     with pytest.raises(SystemExit) as caught:
         main(["cells", "status", "-a", "-i", "n1", *options(work)])
     assert caught.value.code == 2

@@ -58,7 +58,8 @@ def add_selection(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("-a", "--all", action="store_true", help="every node of every cell")
     which.add_argument("-i", "--include", metavar="NODESET", default="",
-                       help="these nodes (io[1-4], @CELL, @KIND)")
+                       help="these nodes (io[1-4], @ROLE, @KIND, @cell:NAME; with "
+                            "--from-dir: @CELL, @KIND)")
     parser.add_argument("-e", "--exclude", metavar="NODESET", default="",
                         help="but not these nodes")
 
@@ -66,8 +67,12 @@ def add_selection(parser: argparse.ArgumentParser) -> None:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """Where cells come from, how nodes are reached, how the outcome is shown."""
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--db", metavar="URL",
+                        help="the inventory database (default: $TANDEM_DB, else "
+                             "sqlite:////var/lib/tandem/inventory.db)")
     parser.add_argument("--from-dir", metavar="DIR",
-                        help="cells from a directory of cell files (and site.toml)")
+                        help="cells from a directory of cell files (and site.toml) "
+                             "instead of the inventory")
     parser.add_argument("--fleet-config", metavar="FILE",
                         help="transport settings (default: /etc/tandem/fleet.toml if any)")
     parser.add_argument("--fanout", type=int, metavar="N", help="nodes at a time")
@@ -91,7 +96,10 @@ def open_source(args: argparse.Namespace) -> CellSource:
         from tandem.fleet.directory import DirectorySource
 
         return DirectorySource(args.from_dir)
-    raise UsageError("say where the cells are: --from-dir DIR (a directory of cell files)")
+    from tandem.inventory.database import Database
+    from tandem.inventory.source import InventorySource
+
+    return InventorySource(Database(args.db))
 
 
 def settings_of(args: argparse.Namespace) -> FleetSettings:

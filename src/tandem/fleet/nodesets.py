@@ -91,6 +91,10 @@ def selected_members(cells: Sequence[CellTarget],
     returned cells are known, so names and groups of other cells (an excluded cell,
     say) are no error. A group the fleet cannot resolve in an include (only @CELL and
     @KIND are known here) is: the members it meant are unknown."""
+    if cells and all(c.selected is not None for c in cells):  # the source resolved it
+        chosen_by_source = {c.name: tuple(n for n in c.nodes if n.name in (c.selected or ()))
+                            for c in cells}
+        return {name: nodes for name, nodes in chosen_by_source.items() if nodes}
     groups = cell_groups(cells)
     for name in _GROUP.findall(selection.include):
         if name not in groups:

@@ -34,6 +34,9 @@ class CellTarget:
     config_text: str | None = None  # the cell's TOML, validated by the loader
     config_version: int = 0
     config_hash: str = ""  # sha256 of config_text (hex)
+    # The members the selection names, when the source resolved it (it knows groups the
+    # fleet does not, such as roles); None: the fleet resolves the selection itself.
+    selected: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class InventorySource:
         if not cells:
             raise InventoryInvalid(f"no cell has a member in the selection "
                                    f"({_describe(selection)})")
-        return [_target(c) for c in cells]
+        return [_target(c, wanted) for c in cells]
 
     def record(self, cell: str, locations: Sequence[ServiceLocation],
                seen_at: float) -> None:
@@ -83,7 +83,7 @@ def _describe(selection: Selection) -> str:
     return " ".join(parts) or "nothing selected"
 
 
-def _target(cell: m.Cell) -> CellTarget:
+def _target(cell: m.Cell, wanted: set[str]) -> CellTarget:
     first_ring = cell.heartbeats[0].network if cell.heartbeats else None
     nodes = []
     for member in cell.members:
@@ -92,4 +92,5 @@ def _target(cell: m.Cell) -> CellTarget:
                    or next(iter(by_net.values()), ""))
         nodes.append(NodeTarget(member.node.name, address.split("/", 1)[0]))
     return CellTarget(cell.name, cell.kind, tuple(nodes), cell.config_text,
-                      cell.config_version, cell.config_hash)
+                      cell.config_version, cell.config_hash,
+                      selected=tuple(n.name for n in nodes if n.name in wanted))
