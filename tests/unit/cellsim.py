@@ -23,6 +23,7 @@ test at the step it happens.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +34,14 @@ from tandem.config.model import ServiceDef
 from tandem.daemon.cycle import CycleResult
 from tandem.daemon.engine import Engine
 from tandem.daemon.env import EngineEnv
-from tandem.daemon.netthread import NetSetup, NetSnapshot
+from tandem.daemon.network import NetSetup, NetSnapshot
 from tandem.daemon.operator import Operator
 from tandem.daemon.paths import Paths
 from tandem.daemon.services.executor import Agents
 from tandem.fencing.base import FenceAuthError, FenceDevice, FenceTarget, PowerState
 from tandem.manager.actions import Fence
 from tandem.manager.model import LocalState
+from tandem.membership.detector import FailureDetector
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatStats
 from tandem.membership.rt import Outcome
 from tandem.quorum.qdisk.config import QdiskDef
@@ -80,11 +82,17 @@ class SimNetwork:
         self.snapshot = NetSnapshot()
         self.sent: list[tuple[MsgType, bytes, Any]] = []  # every message, in order
 
-    def start(self) -> None:
+    async def start(self) -> None:
         pass
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         pass
+
+    def feed(self, now: float) -> None:
+        pass
+
+    def pull(self, detector: FailureDetector, lock: threading.Lock) -> None:
+        pass  # the cell feeds every detector itself, as each heartbeat is delivered
 
     def send(self, msg_type: MsgType, payload: bytes,
              dest_node_ids: Any = None) -> None:
@@ -94,7 +102,7 @@ class SimNetwork:
     def publish(self, snapshot: NetSnapshot) -> None:
         self.snapshot = snapshot
 
-    def retime(self, interval_s: float, config_version: int) -> None:
+    def retime(self, interval_s: float, config_version: int, token_s: float) -> None:
         pass
 
     def stats(self) -> dict[int, dict[str, int]]:
@@ -289,8 +297,9 @@ class SimCell:
         for sender in self.nodes.values():
             if not sender.powered or sender.net is None or sender.engine is None:
                 continue
-            snap = sender.net.snapshot
-            body = HeartbeatPayload(hears=snap.hears, config_version=self.config.config_version,
+            snap, view = sender.net.snapshot, sender.engine.view
+            hears = view.alive if view is not None else frozenset()  # as the HB process does
+            body = HeartbeatPayload(hears=hears, config_version=self.config.config_version,
                                     extra=snap.extra)
             msg = Message(MsgType.HEARTBEAT, b"", sender.id, 0, sender.engine.incarnation, 0,
                           body.to_bytes())

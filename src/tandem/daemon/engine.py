@@ -1,8 +1,8 @@
 """The node engine: one observe -> decide -> act cycle, and the loop that runs it.
 
-Heartbeats are sent and heard on the network thread (netthread), which only reads the
-snapshot the engine publishes after each cycle. Here, on the engine's asyncio loop, each
-`tick` observes (observe.py builds one immutable `CellView`), decides (the pure
+Heartbeats are sent and heard by the heartbeat process (hbproc, through hblink), which
+takes only the claims the engine publishes after each cycle. Here, on the engine's
+asyncio loop, each `tick` observes (observe.py builds one immutable `CellView`), decides (the pure
 `manager.decide`), acts (act.py) and publishes. Everything slow (fence agents, resource
 agents, disk I/O) runs in tasks or threads of its own, never in a tick.
 """
@@ -22,13 +22,13 @@ from tandem.daemon.configdist import ConfigDistribution
 from tandem.daemon.cycle import CycleResult, make_detector, status_line
 from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.diskwait import DiskStopWait
-from tandem.daemon.env import EngineEnv, Network
+from tandem.daemon.env import EngineEnv
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
 from tandem.daemon.fencereq import FenceRequests
 from tandem.daemon.messages import Messages
-from tandem.daemon.netthread import NetSetup, NetSnapshot
+from tandem.daemon.network import NetSetup, NetSnapshot, Network
 from tandem.daemon.observe import observe
 from tandem.daemon.paths import Paths, next_incarnation
 from tandem.daemon.pause import PauseGuard
@@ -53,7 +53,8 @@ class Engine:
 
     def __init__(self, config: ClusterConfig, local_name: str, *, paths: Paths | None = None,
                  unblocked: bool = False, config_path: Path | None = None,
-                 realtime: bool = False, env: EngineEnv | None = None) -> None:
+                 realtime: bool = False, env: EngineEnv | None = None,
+                 log_file: str | None = None) -> None:
         self.env = env or EngineEnv()
         self.clock = self.env.clock
         self.config = config
@@ -63,6 +64,9 @@ class Engine:
         self.incarnation = next_incarnation(self.paths.state_dir)
         self.started = self.clock.monotonic()
         self.realtime = realtime
+        self.log_file = log_file
+        self.halted = ""  # why the engine had to stop on its own (the rings are gone)
+        self._stop: asyncio.Event | None = None
         self.events = EventLog(self.paths.events)
         self.lock = threading.Lock()  # guards the detector, shared with the net thread
         self.detector = make_detector(config, self.local.id)
@@ -113,9 +117,10 @@ class Engine:
         self.net = self.env.network(NetSetup(
             self.config, self.local.name, key=key, incarnation=self.incarnation,
             detector=self.detector, lock=self.lock, main_loop=asyncio.get_running_loop(),
-            deliver=self.messages.deliver, realtime=self.realtime))
+            deliver=self.messages.deliver, run_dir=self.paths.run_dir,
+            log_file=self.log_file, on_failure=self._network_failed, realtime=self.realtime))
         self.net.publish(self._snapshot())
-        await asyncio.to_thread(self.net.start)
+        await self.net.start()
         self.disk.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.local_services.probe(), name="probe")]
@@ -131,6 +136,7 @@ class Engine:
         # nothing to decide: a slow periodic tick is only a safety net.
         period = max(self.config.timing.heartbeat_ms / 1000.0, 0.5)
         loop = asyncio.get_running_loop()
+        self._stop = stop
         stopper = loop.create_task(stop.wait())
         while not stop.is_set():
             self.wake.clear()
@@ -160,7 +166,7 @@ class Engine:
         self.send_state()
         await self.messages.leave()
         if self.net is not None:
-            await asyncio.to_thread(self.net.stop)
+            await self.net.stop()
         await asyncio.to_thread(self.disk.stop)
         self.events.add(EventKind.DAEMON_STOP, node=self.local.name, detail="left the cell cleanly")
         self.events.close()
@@ -187,6 +193,7 @@ class Engine:
         self.messages.send_config(now)
         if self.net is not None:
             self.net.publish(self._snapshot())
+            self.net.feed(self.clock.monotonic())
         self.last_cycle = CycleResult(status_line(view, self.cell.quorum, actions),
                                       tuple(actions))
         if any(not isinstance(a, Publish) for a in actions):
@@ -200,7 +207,7 @@ class Engine:
             members=members, quorate=self.cell.quorum.quorate,
             withdrawn=self.standing.withdrawn, gave_up=self.standing.gave_up,
             fenced=self.ledger.fenced_records())
-        return NetSnapshot(self.view.alive if self.view else frozenset(), claims.to_wire())
+        return NetSnapshot(claims.to_wire())
 
     def wake_in(self, key: str, delay: float) -> None:
         """Tick again in `delay` seconds (one pending timer per `key`)."""
@@ -213,6 +220,15 @@ class Engine:
             self.wake.set()
 
         asyncio.get_running_loop().call_later(delay, fire)
+
+    def _network_failed(self, why: str) -> None:
+        """The rings are gone (the heartbeat process died): peers will take this node
+        for failed and fence it; stop cleanly meanwhile instead of running blind."""
+        self.halted = why
+        self.events.add(EventKind.DAEMON_STOP, node=self.local.name,
+                        detail=f"{why}: stopping")
+        if self._stop is not None:
+            self._stop.set()
 
     def _paused(self, seconds: float) -> None:
         self.events.add(EventKind.PAUSED, node=self.local.name,
@@ -266,7 +282,8 @@ class Engine:
         with self.lock:
             self.detector.token_s = config.timing.token_ms / 1000.0
         if self.net is not None:
-            self.net.retime(config.timing.heartbeat_ms / 1000.0, config.config_version)
+            self.net.retime(config.timing.heartbeat_ms / 1000.0, config.config_version,
+                            config.timing.token_ms / 1000.0)
         self.events.add(EventKind.CONFIG, node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"

@@ -4,37 +4,20 @@ and disks, while the engine's own code runs unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.diskquorum import DiskFactory, real_disk
-from tandem.daemon.netthread import NetSetup, NetSnapshot, NetThread
+from tandem.daemon.network import NetSetup, Network
 from tandem.daemon.services.executor import AgentFactory, build_agents
 from tandem.fencing.base import FenceDevice
-from tandem.membership.heartbeat import HeartbeatStats
-from tandem.membership.rt import Outcome
-from tandem.wire import MsgType
 
 
-class Network(Protocol):
-    """The rings as the engine uses them (NetThread, or a test's recording network)."""
+def _heartbeat_process(setup: NetSetup) -> Network:
+    from tandem.daemon.hblink import HeartbeatLink
 
-    scheduling: Outcome | None
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def send(self, msg_type: MsgType, payload: bytes,
-             dest_node_ids: Collection[int] | None = None) -> None: ...
-    def publish(self, snapshot: NetSnapshot) -> None: ...
-    def retime(self, interval_s: float, config_version: int) -> None: ...
-    def stats(self) -> dict[int, dict[str, int]]: ...
-    def heartbeat_stats(self) -> HeartbeatStats | None: ...
-
-
-def _thread(setup: NetSetup) -> Network:
-    return NetThread(setup)
+    return HeartbeatLink(setup)
 
 
 def _key(path: str) -> bytes:
@@ -48,7 +31,7 @@ class EngineEnv:
     """Defaults are the real things."""
 
     clock: Clock = field(default_factory=RealClock)
-    network: Callable[[NetSetup], Network] = _thread
+    network: Callable[[NetSetup], Network] = _heartbeat_process
     disk: DiskFactory = real_disk
     agents: AgentFactory = build_agents
     fence_devices: Mapping[str, FenceDevice] | None = None  # by name, over the config's

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import signal
 import socket
-import sys
 import threading
 from pathlib import Path
 
@@ -19,33 +18,13 @@ from tandem.config import ClusterConfig, ConfigError, load_config
 from tandem.daemon.commands import handlers
 from tandem.daemon.control import ControlServer
 from tandem.daemon.engine import Engine
+from tandem.daemon.logsetup import setup_logging
 from tandem.membership.rt import lock_memory
 from tandem.wire import KeyFileError, TransportError
 
 LOG_FILE = "/var/log/tandem/tandemd.log"
 THREAD_STACK = 512 * 1024  # worker threads need little; locked memory stays small
 log = logging.getLogger("tandemd")
-
-
-def setup_logging(log_file: str | None) -> None:
-    """Log to stderr and, when possible, to the daemon's log file."""
-    fmt = logging.Formatter("%(asctime)s.%(msecs)03d tandemd[%(process)d] %(levelname)s "
-                            "%(message)s", "%Y-%m-%d %H:%M:%S")
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    root.handlers.clear()
-    err = logging.StreamHandler(sys.stderr)
-    err.setFormatter(fmt)
-    root.addHandler(err)
-    if log_file:
-        try:
-            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(log_file)
-        except OSError as exc:
-            log.warning("cannot log to %s: %s", log_file, exc)
-        else:
-            handler.setFormatter(fmt)
-            root.addHandler(handler)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -100,17 +79,17 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     threading.stack_size(THREAD_STACK)
-    # Memory is locked for the whole process; real-time scheduling is given to the
-    # heartbeat thread only (NetThread), never to the loop that runs agents and decisions.
+    # Memory is locked here too; real-time scheduling is for the heartbeat process only,
+    # never for the loop that runs agents and decisions.
     memory = lock_memory() if args.realtime else None
     engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config),
-                    realtime=args.realtime)
+                    realtime=args.realtime, log_file=args.log_file or None)
     engine.paths.ensure()
     log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
              config.config_version, f"; locked memory: {memory.detail}" if memory else "")
     await engine.open()
     if engine.net is not None and engine.net.scheduling is not None:
-        log.info("heartbeat thread scheduling: %s", engine.net.scheduling.detail)
+        log.info("heartbeat process: %s", engine.net.scheduling.detail)
     control = ControlServer(engine.paths.socket, handlers(engine))
     await control.start()
     runner = loop.create_task(engine.run(stop))
@@ -123,6 +102,9 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
             _reload(args.config, engine)
     await control.close()
     runner.result()
+    if engine.halted:
+        log.error("stopped: %s", engine.halted)
+        return 1
     log.info("stopped cleanly")
     return 0
 

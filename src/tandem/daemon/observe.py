@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 def observe(engine: Engine, now: float) -> tuple[CellView, MembershipView]:
     """One consistent view of the cell at `now` (monotonic)."""
     at = engine.pause.judge_at(now)
+    if engine.net is not None:
+        engine.net.pull(engine.detector, engine.lock)  # what the rings heard meanwhile
     with engine.lock:
         membership = engine.detector.evaluate(at)
     engine.view = membership
