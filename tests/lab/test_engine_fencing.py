@@ -3,6 +3,9 @@ races settled by the configured delay, rings, and rejoining after a reboot."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -192,3 +195,26 @@ def test_a_node_that_resumes_from_a_hang_does_not_shoot_the_healthy_peer(
             assert fence_starts(cell.events_file("node2")) == []
             cell.control.power_on("node2")
             cell.wait_state("node1", "node2", {"online"})
+
+
+def test_a_hung_engine_is_a_failed_node_though_its_heartbeat_process_lives(
+        tmp_path: Path) -> None:
+    """Only node2's engine freezes (its heartbeat process, at real-time priority, is
+    fine): the heartbeats stop once the engine has not fed them for the engine timeout
+    (5 s here), node1 finds node2 silent and fences it. A heartbeat process that went on
+    beating for a dead engine would hide the failure for ever."""
+    with running_cell(tmp_path, "enghang", fencing=True) as cell:
+        engine = cell.control.power("node2").daemon_pid
+        assert engine
+        started = time.monotonic()
+        os.kill(engine, signal.SIGSTOP)
+        try:
+            cell.wait_state("node1", "node2", {"fenced"}, timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(engine, signal.SIGCONT)
+        waited = time.monotonic() - started
+        assert waited >= 5.0, f"node2 was taken for failed after {waited:.1f} s only"
+        assert cell.power("node1") == "on"
+        log = cell.control.names.node_root("node2") / "var/log/tandem/tandemd.log"
+        assert "heartbeats stop" in log.read_text(errors="replace")
