@@ -46,6 +46,21 @@ def pss_kb(pid: int) -> int | None:
     return None
 
 
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (one /proc scan)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # field 4 of proc(5): the parent's pid
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def name_of(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from benchlib.cells import SERVICE
 from benchlib.errors import BenchError
 from benchlib.runs import Run
 from benchlib.stacks.base import Stack
+from benchlib.usage import children_of
 from tandem.common.status import CellStatus
 from tandem.lab.failover import run_failover
 from tandem.lab.query import cell_status, tandem_argv
@@ -69,8 +72,20 @@ class TandemStack(Stack):
             raise BenchError(f"tandem svc relocate failed: {done.stderr.strip()[-200:]}")
 
     def daemon_pids(self, node: str) -> list[int]:
+        """tandemd and its heartbeat process (a child that is never reaped while it
+        runs, so its time is not in tandemd's cutime: it is counted on its own)."""
         pid = self.lab.control.power(node).daemon_pid
-        return [pid] if pid else []
+        if not pid:
+            return []
+        helpers = [c for c in children_of(pid) if "hbproc" in _cmdline(c)]
+        return [pid, *helpers]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _started_on(status: CellStatus) -> str | None:

@@ -96,6 +96,7 @@ class HeartbeatProcess:
         self.heard: dict[int, float] = {}  # peer -> when last heard on any ring
         self.claims: dict[int, tuple[int, frozenset[int]]] = {}  # peer -> (life, hears)
         self.handed: dict[int, tuple[int, bytes, float]] = {}  # last body handed over
+        self.parsed: dict[int, tuple[bytes, HeartbeatPayload]] = {}  # last body parsed
         self.rings: Rings | None = None
         self.sender: HeartbeatSender | None = None
         self.page: SharedPage | None = None
@@ -180,7 +181,7 @@ class HeartbeatProcess:
             self.channel.send("msg", int(msg.msg_type), msg.sender, ring, msg.incarnation,
                               msg.seq, msg.payload, now)
             return
-        body = HeartbeatPayload.from_bytes(msg.payload)  # BadPayload: counted, dropped
+        body = self._body(msg)  # BadPayload: counted, dropped
         self.page.heard(msg.sender, ring, now)
         self.heard[msg.sender] = now
         claims = (msg.incarnation, body.hears)
@@ -194,6 +195,15 @@ class HeartbeatProcess:
             self.handed[msg.sender] = (msg.incarnation, msg.payload, now)
             self.channel.send("msg", int(msg.msg_type), msg.sender, ring, msg.incarnation,
                               msg.seq, msg.payload, now)
+
+    def _body(self, msg: Message) -> HeartbeatPayload:
+        """The parsed body; a peer's beats mostly repeat the last one: parse once."""
+        last = self.parsed.get(msg.sender)
+        if last is not None and last[0] == msg.payload:
+            return last[1]
+        body = HeartbeatPayload.from_bytes(msg.payload)
+        self.parsed[msg.sender] = (msg.payload, body)
+        return body
 
     async def _tick(self) -> None:
         """Publish the counters, and stop if the daemon that started us is gone."""

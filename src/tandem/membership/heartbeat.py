@@ -105,6 +105,8 @@ class HeartbeatSender:
         self._hears = hears
         self._extra = extra
         self._snapshot = snapshot  # hears and extra read together, from one reference
+        self._encoded: tuple[tuple[frozenset[int], int, int], Mapping[str, Any], bytes] \
+            | None = None  # (what it said, the claims object it said it from, the body)
         self._task: asyncio.Task[None] | None = None
         self._rlog = RateLimitedLog(log)
         self._sent = self._errors = self._skipped = self._ticks = 0
@@ -117,8 +119,13 @@ class HeartbeatSender:
         else:
             assert self._hears is not None
             hears, extra = self._hears(), self._extra() if self._extra is not None else {}
-        return HeartbeatPayload(hears=frozenset(hears), config_version=self.config_version,
-                                extra=dict(extra)).to_bytes()
+        # Most beats say what the last one said: encode only when something changed.
+        key = (frozenset(hears), self.config_version, id(extra))
+        if self._encoded is None or self._encoded[0] != key or self._encoded[1] is not extra:
+            body = HeartbeatPayload(hears=key[0], config_version=self.config_version,
+                                    extra=dict(extra)).to_bytes()
+            self._encoded = (key, extra, body)
+        return self._encoded[2]
 
     def beat(self) -> bool:
         """Send one heartbeat now; failures are counted and logged, never raised."""
