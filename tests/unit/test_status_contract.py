@@ -34,8 +34,21 @@ from tandem.membership.ledger import NodeRecord, NodeState
 
 # What engine_status returned for `engine(True)` and `engine(False)` before the
 # dataclasses (recorded with the code of commit 9316af5, JSON round trip).
-BEFORE = json.loads((Path(__file__).parent / "data" / "status_before_dataclasses.json")
-                    .read_text())
+RECORDED = json.loads((Path(__file__).parent / "data" / "status_before_dataclasses.json")
+                      .read_text())
+
+
+def _with_additions(doc: dict[str, Any]) -> dict[str, Any]:
+    """The recorded document with the keys added since, at their place (a key is only
+    ever added, with a default, so older readers and documents keep working)."""
+    doc = json.loads(json.dumps(doc))
+    beats = doc.get("heartbeat")
+    if beats:  # 2026-12: p99 lateness over the last few thousand heartbeats
+        beats["p99_lag_ms"] = beats.get("p99_lag_ms", 0.0)
+    return dict(doc)
+
+
+BEFORE = {variant: _with_additions(doc) for variant, doc in RECORDED.items()}
 
 CELL = """
 [cluster]
@@ -145,6 +158,11 @@ def test_the_document_is_exactly_the_one_before(variant: str) -> None:
     status = daemon_status.engine_status(engine(variant == "full"))
     sent = json.dumps(status.to_json())  # what the control socket sends
     assert sent == json.dumps(BEFORE[variant])  # same keys, order, nesting, types
+
+
+def test_a_recorded_document_without_the_added_keys_still_reads() -> None:
+    status = CellStatus.from_json(RECORDED["full"])
+    assert status.heartbeat is not None and status.heartbeat.p99_lag_ms == 0.0
 
 
 @pytest.mark.parametrize("variant", ["full", "bare"])

@@ -90,6 +90,7 @@ class HeartbeatStatus(JsonRecord):
     skipped: int
     max_lag_ms: float
     mean_lag_ms: float
+    p99_lag_ms: float = 0.0  # over the last few thousand beats (absent before 2026-12)
 
 
 @dataclass(frozen=True)

@@ -201,4 +201,5 @@ class HeartbeatLink:
         return HeartbeatStats(sent=int(beats.get("sent", 0)), errors=int(beats.get("errors", 0)),
                               skipped=int(beats.get("skipped", 0)) + int(beats.get("held", 0)),
                               max_lag_s=float(beats.get("max_lag_s", 0.0)),
-                              mean_lag_s=float(beats.get("mean_lag_s", 0.0)))
+                              mean_lag_s=float(beats.get("mean_lag_s", 0.0)),
+                              p99_lag_s=float(beats.get("p99_lag_s", 0.0)))

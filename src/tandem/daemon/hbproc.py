@@ -224,7 +224,7 @@ class HeartbeatProcess:
             "rings": {str(r): c for r, c in self.rings.stats().items()},
             "heartbeat": {"sent": beats.sent, "errors": beats.errors,
                           "skipped": beats.skipped, "max_lag_s": beats.max_lag_s,
-                          "mean_lag_s": beats.mean_lag_s,
+                          "mean_lag_s": beats.mean_lag_s, "p99_lag_s": beats.p99_lag_s,
                           "held": self.gate.held if self.gate else 0,
                           "channel_dropped": self.channel.dropped if self.channel else 0}})
 

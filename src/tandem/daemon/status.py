@@ -91,4 +91,5 @@ def _heartbeat(engine: Engine) -> HeartbeatStatus | None:
         return None
     return HeartbeatStatus(sent=stats.sent, errors=stats.errors, skipped=stats.skipped,
                            max_lag_ms=round(stats.max_lag_s * 1000, 2),
-                           mean_lag_ms=round(stats.mean_lag_s * 1000, 2))
+                           mean_lag_ms=round(stats.mean_lag_s * 1000, 2),
+                           p99_lag_ms=round(stats.p99_lag_s * 1000, 2))

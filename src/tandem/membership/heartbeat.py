@@ -10,6 +10,7 @@ late heartbeat is the first sign of an overloaded node.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -23,6 +24,8 @@ from tandem.wire.message import Message, MsgType, dump_json, load_json
 from tandem.wire.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
+
+LAG_WINDOW = 3000  # beats the p99 lateness is taken over (5-7 minutes at usual rates)
 
 
 class Channel(Protocol):
@@ -80,6 +83,7 @@ class HeartbeatStats:
     skipped: int
     max_lag_s: float
     mean_lag_s: float
+    p99_lag_s: float = 0.0  # over the last LAG_WINDOW beats
 
 
 class HeartbeatSender:
@@ -111,6 +115,7 @@ class HeartbeatSender:
         self._rlog = RateLimitedLog(log)
         self._sent = self._errors = self._skipped = self._ticks = 0
         self._lag_sum = self._lag_max = 0.0
+        self._recent: collections.deque[float] = collections.deque(maxlen=LAG_WINDOW)
 
     def payload(self) -> bytes:
         """The body of the next heartbeat, built from the callbacks."""
@@ -164,6 +169,7 @@ class HeartbeatSender:
 
     def _record_lag(self, lag: float) -> None:
         lag = max(lag, 0.0)
+        self._recent.append(lag)
         self._ticks += 1
         self._lag_sum += lag
         self._lag_max = max(self._lag_max, lag)
@@ -186,5 +192,7 @@ class HeartbeatSender:
     def stats(self) -> HeartbeatStats:
         """Counts and scheduling lag so far."""
         mean = self._lag_sum / self._ticks if self._ticks else 0.0
+        recent = sorted(self._recent)
+        p99 = recent[min(len(recent) - 1, int(len(recent) * 0.99))] if recent else 0.0
         return HeartbeatStats(sent=self._sent, errors=self._errors, skipped=self._skipped,
-                              max_lag_s=self._lag_max, mean_lag_s=mean)
+                              max_lag_s=self._lag_max, mean_lag_s=mean, p99_lag_s=p99)
