@@ -108,3 +108,27 @@ def test_transitions_carry_times_and_notes() -> None:
     ledger.fencing_started(2, 3.0)
     ledger.fence_succeeded(2, 3.2)
     assert ledger.fenced_records() == {2: (10, 3.2)}
+
+
+def test_a_node_fenced_before_it_was_ever_heard_may_boot_again() -> None:
+    """Startup fencing powers off a node never heard since this daemon started. When it
+    is powered on again, its first heartbeat comes from a life that began after the
+    power-off (its incarnation is its start time): admit it. A life that began before
+    (the fence device lied: it never went off) stays unclean, as for any other node."""
+    booted = Ledger.create(1, [1, 2], 0.0, local_incarnation=5)
+    booted.fencing_started(2, 5.0)
+    booted.fence_succeeded(2, 5.5, wall=1000.0)
+    later = int((1000.0 + 3.0) * 1e9)
+    changes = booted.observe(2, True, later, 9.0, heard_at=9.0)
+    assert [(t.old, t.new, t.note) for t in changes] == [
+        (S.FENCED, S.ONLINE, "booted after being fenced")]
+    lied = Ledger.create(1, [1, 2], 0.0, local_incarnation=5)
+    lied.fencing_started(2, 5.0)
+    lied.fence_succeeded(2, 5.5, wall=1000.0)
+    before = int((1000.0 - 30.0) * 1e9)
+    assert lied.observe(2, True, before, 9.0, heard_at=9.0)[0].new == S.UNCLEAN
+    within_margin = Ledger.create(1, [1, 2], 0.0, local_incarnation=5)
+    within_margin.fencing_started(2, 5.0)
+    within_margin.fence_succeeded(2, 5.5, wall=1000.0)
+    assert within_margin.observe(2, True, int(1000.5e9), 9.0,
+                                 heard_at=9.0)[0].new == S.UNCLEAN

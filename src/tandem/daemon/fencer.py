@@ -100,7 +100,8 @@ class Fencer:
             return None
         self._save_history()
         if result.success:
-            self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic()))
+            self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic(),
+                                                        wall=self.clock.time()))
             self.events.add(EventKind.FENCE_DONE, node=node.name, detail=result.message,
                             duration_ms=result.duration_ms, level=result.level,
                             devices=list(result.devices))
@@ -146,6 +147,7 @@ class Fencer:
         if task is not None and not task.done():
             task.cancel()
         self._on_change(self.ledger.fence_succeeded(node_id, self.clock.monotonic(),
-                                                    "acknowledged off by an operator"))
+                                                    "acknowledged off by an operator",
+                                                    wall=self.clock.time()))
         self.events.add(EventKind.FENCE_ACK, node=name, detail="operator confirmed it is off")
         return f"{name} marked fenced on the operator's word"

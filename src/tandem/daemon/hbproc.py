@@ -124,10 +124,6 @@ class HeartbeatProcess:
 
     async def _open(self, setup: HeartbeatSetup) -> None:
         assert self.channel is not None
-        scheduling = "not requested"
-        if setup.realtime:
-            memory, fifo = lock_memory(), set_fifo()
-            scheduling = f"{fifo.detail}; {memory.detail}"
         self.token_s = setup.config.timing.token_ms / 1000.0
         self.page = SharedPage(setup.page, setup.peers, setup.rings, create=False)
         self.rings = Rings.from_config(setup.config, setup.local, key=setup.key,
@@ -138,6 +134,13 @@ class HeartbeatProcess:
         self.sender = HeartbeatSender(
             self.gate, interval_s=setup.config.timing.heartbeat_ms / 1000.0,
             config_version=setup.config.config_version, snapshot=self._beat)
+        scheduling = "not requested"
+        if setup.realtime:
+            # Last, once the costly start is done: a process at real-time priority that
+            # computes holds off every other one at that priority on its CPU (in the
+            # lab, the heartbeat processes of every node share two CPUs).
+            memory = lock_memory()
+            scheduling = f"{set_fifo().detail}; {memory.detail}"
         self.sender.start()
         self._publish_stats()
         self.channel.send("ready", scheduling)

@@ -59,7 +59,8 @@ def _adopt_peer_fences(engine: Engine, membership: MembershipView, now: float) -
     for peer in membership.members - {engine.local.id}:
         heard = engine.claims.get(peer)
         for node_id, (incarnation, at) in (heard.claims.fenced if heard else {}).items():
-            engine.transitions(engine.ledger.adopt_fence(node_id, incarnation, at, now))
+            engine.transitions(engine.ledger.adopt_fence(node_id, incarnation, at, now,
+                                                         wall=engine.clock.time()))
 
 
 def _node_facts(engine: Engine, now: float) -> dict[int, NodeFacts]:

@@ -34,6 +34,10 @@ class NodeState(enum.Enum):
 
 # Heartbeats heard this soon after a confirmed power-off were in flight before it.
 STALE_GRACE_S = 0.2
+# A node never heard before it was fenced (startup fencing) is a new life when heard if
+# its daemon started this long after the power-off by our clock (its incarnation is its
+# start time): margin for clocks that differ a little between nodes.
+BOOT_MARGIN_S = 1.0
 
 # States in which the node might still run something it had: nothing of it may move.
 SUSPECT = frozenset({NodeState.UNKNOWN, NodeState.LOST, NodeState.FENCING,
@@ -53,6 +57,7 @@ class NodeRecord:
     fenced_incarnation: int | None = None
     fenced_at: float | None = None
     off_since: float | None = None  # local time we learned it was off (ours or a peer's)
+    off_wall: float | None = None  # the same moment, wall clock (seconds)
     fence_failures: int = 0
     retry_at: float = 0.0
     note: str = ""
@@ -138,6 +143,11 @@ class Ledger:
             note = "restarted" if new_life else "joined"
             return self._move(rec, NodeState.ONLINE, now, note)
         if rec.state == NodeState.FENCED:
+            if first and _booted_after(incarnation, rec.off_wall):
+                # Never heard before its fence (startup fencing), and its daemon started
+                # after the power-off: it was powered on since, a new life.
+                rec.fence_failures = 0
+                return self._move(rec, NodeState.ONLINE, now, "booted after being fenced")
             # Confirmed off, yet heard with the same life: the fence device lied.
             return self._move(rec, NodeState.UNCLEAN, now,
                               "heard again after being fenced, without a restart")
@@ -152,10 +162,12 @@ class Ledger:
     def fencing_started(self, node_id: int, now: float) -> list[Transition]:
         return self._move(self.records[node_id], NodeState.FENCING, now)
 
-    def fence_succeeded(self, node_id: int, now: float, note: str = "") -> list[Transition]:
+    def fence_succeeded(self, node_id: int, now: float, note: str = "",
+                        wall: float | None = None) -> list[Transition]:
+        """The node's power reads off (`wall`: the same moment, wall clock)."""
         rec = self.records[node_id]
         rec.fenced_incarnation, rec.fenced_at, rec.fence_failures = rec.incarnation, now, 0
-        rec.off_since = now
+        rec.off_since, rec.off_wall = now, wall
         return self._move(rec, NodeState.FENCED, now, note or "confirmed powered off")
 
     def fence_failed(self, node_id: int, now: float, retry_in: float,
@@ -168,7 +180,7 @@ class Ledger:
         return []
 
     def adopt_fence(self, node_id: int, incarnation: int | None, fenced_at: float,
-                    now: float) -> list[Transition]:
+                    now: float, wall: float | None = None) -> list[Transition]:
         """A peer reports it fenced `node_id` while it had `incarnation`: believe it if
         we know no newer life of that node."""
         rec = self.records.get(node_id)
@@ -178,10 +190,18 @@ class Ledger:
                 and rec.incarnation > incarnation):
             return []
         rec.fenced_incarnation, rec.fenced_at = incarnation, fenced_at
-        rec.off_since = now  # the peer's clock is not ours: what we know is "off by now"
+        # The peer's clock is not ours: what we know is "off by now".
+        rec.off_since, rec.off_wall = now, wall
         return self._move(rec, NodeState.FENCED, now, "fenced (reported by a peer)")
 
     def fenced_records(self) -> dict[int, tuple[int | None, float]]:
         """Fence confirmations to share with peers: node -> (incarnation, when)."""
         return {r.node_id: (r.fenced_incarnation, r.fenced_at or 0.0)
                 for r in self.records.values() if r.state == NodeState.FENCED}
+
+
+def _booted_after(incarnation: int | None, off_wall: float | None) -> bool:
+    """Whether a life (incarnation: its daemon's start, wall-clock ns) began after the
+    power-off at `off_wall` (wall-clock s), with a margin for clock differences."""
+    return (incarnation is not None and off_wall is not None
+            and incarnation / 1e9 > off_wall + BOOT_MARGIN_S)
