@@ -118,15 +118,15 @@ def test_a_lost_node_still_stopping_on_disk_is_waited_for_a_bounded_time() -> No
 def test_a_lost_node_that_says_it_is_quorate_is_not_waited_for_once_settled() -> None:
     """It still hears us (one-way loss) and keeps its services: waiting the whole
     stop_wait for a stop that never comes is pointless. Its word counts only after
-    `settle_s` (a 0.2 s heartbeat, then 2 x (0.1 + 0.25) s of disk cycles): an earlier
-    slot may predate its own verdict on a mutual loss."""
+    `settle_s` (a 1 s token, then 2 x (0.1 + 0.25) s of disk cycles): an earlier slot
+    may predate its own verdict on a mutual loss."""
     quorum, runner = disk()
-    assert quorum.settle_s == pytest.approx(0.9)
+    assert quorum.settle_s == pytest.approx(1.7)
     runner.view = scored(True, {2: (True, True)}, quorate=frozenset({2}))
-    assert quorum.stopping(2, lost_for=0.5)  # too early to trust the flag
-    assert not quorum.stopping(2, lost_for=1.0)  # fresh: it will not stop, fence now
+    assert quorum.stopping(2, lost_for=1.5)  # too early to trust the flag
+    assert not quorum.stopping(2, lost_for=1.8)  # fresh: it will not stop, fence now
     runner.view = scored(True, {2: (True, True)})
-    assert quorum.stopping(2, lost_for=1.0)  # not quorate: it is stopping, wait
+    assert quorum.stopping(2, lost_for=1.8)  # not quorate: it is stopping, wait
 
 
 def test_the_engine_publishes_holding_and_quorate() -> None:

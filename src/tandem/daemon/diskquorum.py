@@ -127,14 +127,15 @@ class DiskQuorum:
     @property
     def settle_s(self) -> float:
         """How long after we lost a node its slot shows its own verdict on that loss, had
-        the loss been mutual: its detector fires at most a heartbeat after ours (same
-        token), then it writes its slot within one disk cycle and we read it within
-        another (each may take up to the I/O budget)."""
+        the loss been mutual: its detector fires about when ours did (same token: within
+        a heartbeat; a whole token is allowed, for a loaded node), then it writes its
+        slot within one disk cycle and we read it within another (each may take up to
+        the I/O budget)."""
         qdisk = self.qdisk
         if qdisk is None:
             return 0.0
-        heartbeat_s = self.config.timing.heartbeat_ms / 1000.0
-        return heartbeat_s + 2 * (qdisk.interval_s + qdisk.io_budget_s)
+        token_s = self.config.timing.token_ms / 1000.0
+        return token_s + 2 * (qdisk.interval_s + qdisk.io_budget_s)
 
     def status(self, names: dict[int, str]) -> QdiskStatus | None:
         view, qdisk = self.view(), self.qdisk
