@@ -80,8 +80,25 @@ def udp_rcvbuf_errors(cell: Cell, node: str) -> int:
     return int(lines[1][lines[0].index("RcvbufErrors")])
 
 
-def counters(doc: dict[str, Any]) -> dict[str, Counter[str]]:
-    return {ring: Counter(values) for ring, values in doc["transport"].items()}
+def moved(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Counter[str]]:
+    """How much each transport counter of each ring grew between two statuses."""
+    return {ring: Counter(new["transport"][ring]) - Counter(old["transport"][ring])
+            for ring in new["transport"]}
+
+
+def check_ring(where: str, got: Counter[str], peer_sent: int,
+               expected: Counter[str], slack: int) -> None:
+    """Nothing accepted beyond what the peer sent; every bad packet dropped for the
+    reason it must get (give or take what the kernel dropped for a full buffer)."""
+    dropped = Counter({k.removeprefix("drop_"): v for k, v in got.items()
+                       if k.startswith("drop_")})
+    print(f"{where}: rx_ok {got['rx_ok']} (peer sent {peer_sent}), dropped {dict(dropped)}")
+    assert got["rx_ok"] <= peer_sent, f"{where}: a bad packet was accepted"
+    dropped[STALE] = dropped.pop("duplicate", 0) + dropped.pop("too_old", 0)
+    for reason in set(expected) | set(dropped):
+        assert expected[reason] - slack <= dropped[reason] <= expected[reason], \
+            f"{where}: {reason}: dropped {dropped[reason]}, expected {expected[reason]} " \
+            f"(kernel drops {slack})"
 
 
 def attack(cell: Cell, plan_path: Path) -> dict[str, Any]:
@@ -132,32 +149,21 @@ def test_bad_packets_on_every_ring_are_all_dropped(cell: Cell, tmp_path: Path) -
     assert done["sent"] == PER_RING * 5 * 2 and done["send_errors"] == 0
 
     # rx windows lie inside the peer's tx windows (reads ordered first, second, first).
-    rx = {first: (before[2], after[0]), second: (before[1], after[1])}
-    tx = {first: (before[0], after[2]), second: (before[1], after[1])}
+    rx = {first: moved(before[2], after[0]), second: moved(before[1], after[1])}
+    tx = {first: moved(before[0], after[2]), second: rx[second]}
     for node, peer in ((first, second), (second, first)):
-        got = {r: counters(rx[node][1])[r] - counters(rx[node][0])[r] for r in ("0", "1")}
-        sent = {r: counters(tx[peer][1])[r] - counters(tx[peer][0])[r] for r in ("0", "1")}
+        expected = done["expected"][str(config.node(node).id)]
         for ring in ("0", "1"):
-            expected = Counter(done["expected"][str(config.node(node).id)][ring])
-            dropped = Counter({k.removeprefix("drop_"): v for k, v in got[ring].items()
-                               if k.startswith("drop_") and v > 0})
-            print(f"{node} ring {ring}: rx_ok {got[ring]['rx_ok']} (peer sent "
-                  f"{sent[ring]['tx_ok']}), dropped {dict(dropped)}")
-            assert got[ring]["rx_ok"] <= sent[ring]["tx_ok"], "a bad packet was accepted"
-            dropped[STALE] = dropped.pop("duplicate", 0) + dropped.pop("too_old", 0)
-            slack = kernel[node]
-            for reason in set(expected) | set(dropped):
-                assert expected[reason] - slack <= dropped[reason] <= expected[reason], \
-                    f"{node} ring {ring}: {reason}: dropped {dropped[reason]}, " \
-                    f"expected {expected[reason]} (kernel drops {slack})"
+            check_ring(f"{node} ring {ring}", rx[node][ring], tx[peer][ring]["tx_ok"],
+                       Counter(expected[ring]), kernel[node])
         assert kernel[node] <= PER_RING // 100, f"{node}: the kernel dropped {kernel[node]}"
 
     for node, (old, new) in ((first, (before[0], after[2])), (second, (before[1], after[1]))):
         assert new["uptime_s"] >= old["uptime_s"] + (time.time() - began) - 30, \
             f"{node}'s daemon restarted"
-        moved = [e for e in cell.events_file(node) if e["ts_ms"] >= began * 1000
-                 and e["kind"] in MEMBERSHIP_KINDS]
-        assert not moved, f"{node}: membership moved during the attack: {moved}"
+        changes = [e for e in cell.events_file(node) if e["ts_ms"] >= began * 1000
+                   and e["kind"] in MEMBERSHIP_KINDS]
+        assert not changes, f"{node}: membership moved during the attack: {changes}"
     assert all(cell.sees_all_online(n) for n in cell.nodes)
     shown = tandem_in(cell.control, first, "status").stdout
     assert "Packets dropped (by reason): ring 0: " in shown and "bad_mac" in shown
