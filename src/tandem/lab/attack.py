@@ -21,6 +21,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tandem.lab.proc import LabError
 from tandem.membership.heartbeat import HeartbeatPayload
 from tandem.wire.errors import BadPacket
 from tandem.wire.message import HEADER_SIZE, MAX_PACKET, TAG_SIZE, Message, MsgType, decode, encode
@@ -35,7 +36,7 @@ _CHECK_KEY = b"a third key, to tell where the receiver drops a frame"
 CROSS_RING_SHARE = 10  # one replay in ten goes to the same node on another ring
 
 
-class AttackError(ValueError):
+class AttackError(LabError):
     """The plan cannot be carried out (no frame recorded for a ring, ...)."""
 
 
