@@ -64,7 +64,11 @@ def record_frames(cell: Cell) -> list[dict[str, Any]]:
         sys.executable, "-m", "tandem.lab.wiretap", "--port", str(config.port),
         "--seconds", str(CAPTURE_S)]), capture_output=True, text=True, timeout=60, check=True)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    return [{"dest": owner[d["dst"]], "hex": d["hex"]} for d in lines if d["dst"] in owner]
+    frames = [{"dest": owner[d["dst"]], "hex": d["hex"]} for d in lines if d["dst"] in owner]
+    streams = Counter((f["dest"], bytes.fromhex(f["hex"])[18]) for f in frames)
+    print(f"\nrecorded {len(lines)} datagrams; to (node, ring): {dict(streams)}")
+    assert len(streams) == len(config.nodes) * len(config.rings), done.stderr
+    return frames
 
 
 def status(cell: Cell, node: str) -> dict[str, Any]:

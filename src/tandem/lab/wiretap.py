@@ -4,10 +4,12 @@ Run inside the lab's fabric namespace (where the bridges are; never on the host)
 
     python -m tandem.lab.wiretap --port P [--seconds S] [--limit N]
 
-A packet socket there sees every frame on every port of every bridge, so each datagram
-shows up more than once (leaving one port, entering another): each distinct one is
-printed once, as a JSON line {"src": IP, "dst": IP, "hex": PAYLOAD}. IPv4 only; pieces
-of fragmented datagrams are skipped (heartbeats are far below the MTU).
+A packet socket for every protocol there sees every frame on every port of every bridge
+(one bound to IPv4 alone would not: a bridge takes its frames before any protocol
+handler), so each datagram shows up more than once (leaving one port, entering another):
+each distinct one is printed once, as a JSON line {"src": IP, "dst": IP, "hex":
+PAYLOAD}. IPv4 only; pieces of fragmented datagrams are skipped (heartbeats are far
+below the MTU).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import time
 from typing import NamedTuple
 
+ETH_P_ALL = 0x0003
 ETH_P_IP = 0x0800
 _ETH_HEADER = 14
 _UDP = 17
@@ -58,7 +61,7 @@ def record(port: int, seconds: float, limit: int) -> list[Datagram]:
     found: list[Datagram] = []
     seen: set[bytes] = set()
     deadline = time.monotonic() + seconds
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP)) as sock:
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)) as sock:
         sock.settimeout(0.1)
         while time.monotonic() < deadline and len(found) < limit:
             try:
