@@ -367,6 +367,9 @@ def test_postgres_survives_crash_and_relocation(postgresql: None, tmp_path: Path
         cell.control.power_on("node1")
         cell.wait_state("node2", "node1", {"online"}, timeout=60)
         cell.wait_state("node1", "node2", {"online"}, timeout=60)
+        # It crashed with its crons active: at boot, before HA_NSM may run there again,
+        # the probe of the HA_NSM resource put them to sleep (hacron boot).
+        wait_for(lambda: cron_state(cell, "node1") == "asleep", 30, "node1's crons asleep")
         # No failback by itself: the rebooted node (the coordinator again, by its lower id)
         # must take over the placement, not replay the old `-m node1`. Watched for 3 s.
         held = []

@@ -13,7 +13,8 @@ through the engine's `EngineEnv`:
   cell (it stops sending and deciding, like a node whose power was cut), "status" reads
   the node's power; it can be made to refuse, or to stop answering status reads;
 - the quorum disk, where a test wants one, is a `SimDisk` whose view is computed from
-  the cell (who is powered, which node says it still holds services, who is master).
+  the cell (who is powered, who is master, and each node's slot: whether it still holds
+  services and is quorate, as its engine said one step earlier: slots lag, as on disk).
 
 The cell checks the safety invariants after every step, not only at the end: a service
 active on two powered nodes, or a fence decided by a node that was not quorate, fails the
@@ -139,11 +140,14 @@ class SimBmc(FenceDevice):
 class SimDisk:
     """Stands in for one node's quorum-disk thread (no shared disk in a unit test):
     its view is the cell's truth. The master is the lowest powered node that reaches the
-    disk; a node's slot says whether it still holds services, as the engine set it."""
+    disk; a node's slot says whether it still holds services and is quorate, as its
+    engine set them before the cell's last `write` (one step earlier)."""
 
     def __init__(self, cell: SimCell, node: str, config: QdiskDef) -> None:
         self.cell, self.node, self.config = cell, node, config
         self.holding = False
+        self.quorate = False
+        self.slot = (False, False)  # (holding, quorate) as the others read it
 
     def start(self) -> None:
         pass
@@ -154,6 +158,13 @@ class SimDisk:
     def set_holding(self, holding: bool) -> None:
         self.holding = holding
 
+    def set_quorate(self, quorate: bool) -> None:
+        self.quorate = quorate
+
+    def write(self) -> None:
+        """One disk cycle: the slot takes what the engine said last."""
+        self.slot = (self.holding, self.quorate)
+
     def reconfigure(self, config: QdiskDef) -> None:
         self.config = config
 
@@ -163,7 +174,7 @@ class SimDisk:
         master = min(alive) if alive else None
         rows = {i: DiskNode(i, n.name, True, "alive", 1, 0.0, 1, 1, True, "running",
                             "master" if i == master else "none", 1,
-                            n.disk.holding if n.disk else False)
+                            *(n.disk.slot if n.disk else (False, False)))
                 for i, n in alive.items()}
         mine = cell.nodes[self.node].id
         return QdiskView(True, "", master, master == mine, 1, 1, True, frozenset(rows),
@@ -203,6 +214,7 @@ class SimCell:
         self.by_id = {n.id: n for n in self.nodes.values()}
         self.bmc = SimBmc(self)
         self.cut_links: set[frozenset[str]] = set()
+        self.one_way: set[tuple[str, str]] = set()  # (sender, receiver) that is cut
         self.outbox: list[tuple[str, MsgType, bytes, Any]] = []
         self.log: list[str] = []  # what happened, in order (for failure messages)
         self.died_holding: dict[str, list[str]] = {}  # services active at power-off
@@ -269,8 +281,15 @@ class SimCell:
     def heal(self, a: str, b: str) -> None:
         self.cut_links.discard(frozenset({a, b}))
 
+    def cut_one_way(self, sender: str, receiver: str) -> None:
+        """`receiver` stops hearing `sender`; `sender` still hears `receiver`."""
+        self.one_way.add((sender, receiver))
+
     def linked(self, a: str, b: str) -> bool:
         return frozenset({a, b}) not in self.cut_links
+
+    def hears(self, receiver: str, sender: str) -> bool:
+        return self.linked(receiver, sender) and (sender, receiver) not in self.one_way
 
     # -- messages ----------------------------------------------------------------------------
     def post(self, sender: str, msg_type: MsgType, payload: bytes, dest: Any) -> None:
@@ -284,8 +303,8 @@ class SimCell:
             assert sender.engine is not None
             msg = Message(msg_type, b"", sender.id, 0, sender.engine.incarnation, 0, payload)
             for node in self.nodes.values():
-                if node is sender or not node.powered or not self.linked(node.name,
-                                                                         sender_name):
+                if node is sender or not node.powered or not self.hears(node.name,
+                                                                        sender_name):
                     continue
                 if dest is not None and node.id not in dest:
                     continue
@@ -304,8 +323,8 @@ class SimCell:
             msg = Message(MsgType.HEARTBEAT, b"", sender.id, 0, sender.engine.incarnation, 0,
                           body.to_bytes())
             for node in self.nodes.values():
-                if node is sender or not node.powered or not self.linked(node.name,
-                                                                         sender.name):
+                if node is sender or not node.powered or not self.hears(node.name,
+                                                                        sender.name):
                     continue
                 engine = node.live
                 with engine.lock:
@@ -341,6 +360,9 @@ class SimCell:
         """One heartbeat period: beat, deliver, tick every powered node, settle, check."""
         self.clock.advance(seconds)
         self.step_count += 1
+        for node in self.nodes.values():
+            if node.powered and node.disk is not None:
+                node.disk.write()
         self._heartbeats()
         self._deliver()
         for node in self.nodes.values():

@@ -1,7 +1,8 @@
 """Which failing heuristics get a node fenced: only a node that passed them since its
 daemon started (it may hold services) — not one that just booted and has not passed
 yet, which would otherwise be fenced again at every boot. How long a lost node that is
-still stopping its services on the quorum disk is waited for. And which `[qdisk]`
+still stopping its services on the quorum disk is waited for (and one that says it is
+quorate, hence will not stop, is not, once its word is fresh). And which `[qdisk]`
 changes a running node applies, and which it refuses."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ScriptedRunner:
         self.view = QdiskView(False, "starting", None, False, 0, 1, False, frozenset())
         self.config = config
         self.holding = False
+        self.quorate = False
 
     def start(self) -> None:
         pass
@@ -37,6 +39,9 @@ class ScriptedRunner:
 
     def set_holding(self, holding: bool) -> None:
         self.holding = holding
+
+    def set_quorate(self, quorate: bool) -> None:
+        self.quorate = quorate
 
     def reconfigure(self, config: QdiskDef) -> None:
         self.config = config
@@ -59,10 +64,11 @@ def disk() -> tuple[DiskQuorum, ScriptedRunner]:
 
 
 def scored(ok: bool, nodes: dict[int, tuple[bool, bool]] | None = None,
-           master: int | None = 1) -> QdiskView:
-    """A usable view: our heuristics `ok`; node -> (alive, holding) on the disk."""
+           master: int | None = 1, quorate: frozenset[int] = frozenset()) -> QdiskView:
+    """A usable view: our heuristics `ok`; node -> (alive, holding) on the disk; the
+    nodes in `quorate` say they are."""
     rows = {n: DiskNode(n, f"n{n}", alive, "alive" if alive else "dead", 1, 0.0, 1, 1,
-                        True, "running", "none", 1, holding)
+                        True, "running", "none", 1, holding, n in quorate)
             for n, (alive, holding) in (nodes or {}).items()}
     return QdiskView(True, "", master, master == 1, 1 if ok else 0, 1, ok, frozenset(rows),
                      nodes=rows, votes=1 if master else 0)
@@ -107,6 +113,28 @@ def test_a_lost_node_still_stopping_on_disk_is_waited_for_a_bounded_time() -> No
     assert not quorum.stopping(2, lost_for=0.5)  # dead on disk: nothing to wait for
     runner.view = replace(scored(True, {2: (True, True)}), available=False)
     assert not quorum.stopping(2, lost_for=0.5)  # no disk: no reason to wait
+
+
+def test_a_lost_node_that_says_it_is_quorate_is_not_waited_for_once_settled() -> None:
+    """It still hears us (one-way loss) and keeps its services: waiting the whole
+    stop_wait for a stop that never comes is pointless. Its word counts only after
+    `settle_s` (a 1 s token, then 2 x (0.1 + 0.25) s of disk cycles): an earlier slot
+    may predate its own verdict on a mutual loss."""
+    quorum, runner = disk()
+    assert quorum.settle_s == pytest.approx(1.7)
+    runner.view = scored(True, {2: (True, True)}, quorate=frozenset({2}))
+    assert quorum.stopping(2, lost_for=1.5)  # too early to trust the flag
+    assert not quorum.stopping(2, lost_for=1.8)  # fresh: it will not stop, fence now
+    runner.view = scored(True, {2: (True, True)})
+    assert quorum.stopping(2, lost_for=1.8)  # not quorate: it is stopping, wait
+
+
+def test_the_engine_publishes_holding_and_quorate() -> None:
+    quorum, runner = disk()
+    quorum.publish(holding=True, quorate=True)
+    assert (runner.holding, runner.quorate) == (True, True)
+    quorum.publish(holding=False, quorate=False)
+    assert (runner.holding, runner.quorate) == (False, False)
 
 
 LIVE = [("interval_ms", 50), ("tko", 4), ("votes", 2), ("master_wins", False),

@@ -142,6 +142,19 @@ async def quorum_disk_waits_for_the_stop(cell: SimCell) -> None:
     assert cell.events("n1", "fence_deferred")
 
 
+async def quorum_disk_quorate_peer_is_fenced_at_once(cell: SimCell) -> None:
+    """n1 and n2 stop hearing each other, n3 hears both. n2 stays quorate with n3 (the
+    disk has no votes here) and keeps its service: it will never stop it, and says so on
+    the disk. n1, the coordinator n3 agrees on, fences it once that word is fresh instead
+    of waiting the whole stop_wait (10 s) for a stop that never comes, then takes over."""
+    await boot_all(cell)
+    assert await cell.run(5, until=lambda: cell.running("web") == ["n2"])
+    cell.cut("n1", "n2")
+    assert await cell.run(3, until=lambda: cell.running("web") == ["n1"])
+    assert cell.died_holding["n2"] == ["web"], "n2 stopped web: it was not quorate"
+    assert 2 in fences_of(cell.actions("n1"))
+
+
 async def operator_relocates(cell: SimCell) -> None:
     """An operator's relocation: stopped on one node, then started on the other, never
     on both; it stays there."""
@@ -190,6 +203,7 @@ TWO_N1 = cell_text(services=service_text(nodes=("n1", "n2")))
 THREE_N1 = cell_text(nodes=3, services=service_text(nodes=("n1", "n2", "n3")))
 STUCK = 'stop_fail_file = "{stuck}"'
 QDISK = '[qdisk]\ndevice = "/dev/sim-qdisk"\ninterval_ms = 50\ntko = 4\n'
+QDISK_NO_VOTES = QDISK + "votes = 0\nstop_wait_ms = 10000\n"
 
 ROWS: list[tuple[str, str, Scenario]] = [
     ("peer silent -> fence -> confirmed -> start here", TWO,
@@ -206,6 +220,9 @@ ROWS: list[tuple[str, str, Scenario]] = [
     ("quorum-disk stop wait",
      cell_text(services=service_text(nodes=("n2", "n1")), extra=QDISK),
      quorum_disk_waits_for_the_stop),
+    ("quorum-disk stop wait skipped for a peer that stays quorate",
+     cell_text(nodes=3, services=service_text(nodes=("n2", "n1")), extra=QDISK_NO_VOTES),
+     quorum_disk_quorate_peer_is_fenced_at_once),
     ("operator relocate", TWO_N1, operator_relocates),
     ("failed fence is not counted as done", TWO, failed_fence_is_not_a_fence),
     ("inquorate node refuses an operator's fence", THREE_N1,

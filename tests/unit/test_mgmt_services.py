@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -15,10 +16,13 @@ from mgmtkit import write
 from tandem.cli.main import main as tandem_main
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, UsageProblem
+from tandem.hpc.mgmt.hacron import Hacron
 from tandem.hpc.mgmt.hadown import Hadown
 from tandem.hpc.mgmt.hafake import Hafake
 from tandem.hpc.mgmt.haservices import Haservices
 from tandem.hpc.mgmt.tools import TOOLS, get_tool
+from tandem.resources.base import OcfCode, ResourceAgent
+from tandem.resources.registry import get_agent
 
 STEP = """#!/bin/sh
 echo "{name} $1" >> "{log}"
@@ -149,3 +153,46 @@ def test_tandem_ha_subcommands(tmp_path: Path, capsys: pytest.CaptureFixture[str
                                        f"(`halinks repair` makes it one)\n")
     assert tandem_main(["ha", "hacron", "start", "--root", str(root), "-q"]) == 2
     assert "cron: data file is missing" in capsys.readouterr().err
+
+
+# -- the HA_NSM resource at boot -------------------------------------------------------------
+def _agent(ctx: MgmtContext, state_dir: Path) -> ResourceAgent:
+    return get_agent("haservices").create("HA_NSM-services", {
+        "root": str(ctx.root), "state_dir": str(state_dir),
+        "env": {"TANDEM_HA_SYSROOT": str(ctx.sysroot)}})
+
+
+def test_the_first_look_after_boot_puts_the_crons_to_sleep(ctx: MgmtContext) -> None:
+    """A node that crashed while HA_NSM ran here boots with the crons active: the probe
+    at tandemd start (a status that finds nothing started here) puts them to sleep, once
+    per boot (the mark lives in /run, cleared at boot); an operator's later `hacron
+    start` is left alone until the next boot."""
+    write(ctx.host("/etc/cron.d/backup-db"), "0 2 * * * root /usr/bin/backup\n")
+    write(ctx.data("cron"), "backup-db\n")
+    cron, run = ctx.host("/etc/cron.d"), ctx.sysroot / "run/tandem/haservices"
+    agent = _agent(ctx, run)
+    assert asyncio.run(agent.status()).code == OcfCode.NOT_RUNNING
+    assert sorted(p.name for p in cron.iterdir()) == ["SLEEP"]
+    Hacron(ctx).run("start")
+    assert asyncio.run(agent.status()).code == OcfCode.NOT_RUNNING
+    assert (cron / "backup-db").is_file()  # same boot: not touched again
+    shutil.rmtree(run)  # a reboot clears /run
+    asyncio.run(_agent(ctx, run).status())
+    assert not (cron / "backup-db").exists() and (cron / "SLEEP/backup-db").is_file()
+
+
+def test_crons_stay_active_where_ha_nsm_runs_and_a_failure_is_retried(
+        ctx: MgmtContext, caplog: pytest.LogCaptureFixture) -> None:
+    write(ctx.host("/etc/cron.d/backup-db"), "active\n")
+    write(ctx.host("/etc/cron.d/SLEEP/backup-db"), "old copy\n")
+    write(ctx.data("cron"), "backup-db\n")
+    write(ctx.data("status"), "")
+    run = ctx.sysroot / "run/tandem/haservices"
+    agent = _agent(ctx, run)
+    assert asyncio.run(agent.status()).code == OcfCode.NOT_RUNNING  # not this resource's fault
+    assert "crons of" in caplog.text and "backup-db is in both" in caplog.text
+    assert not list(run.glob(".*"))  # no mark: the next look tries again
+    (ctx.host("/etc/cron.d/SLEEP/backup-db")).unlink()
+    write(run / "HA_NSM-services", "started\n")  # HA_NSM runs here (daemon restart)
+    assert asyncio.run(agent.status()).ok
+    assert (ctx.host("/etc/cron.d/backup-db")).read_text() == "active\n"

@@ -202,6 +202,18 @@ def test_hacron_stop_sleeps_and_start_wakes(ctx: MgmtContext, crontab: Path) -> 
     assert snapshot(cron) == asleep
 
 
+def test_hacron_boot_puts_the_crons_to_sleep_and_needs_no_list(ctx: MgmtContext,
+                                                                 crontab: Path) -> None:
+    cron = ctx.host("/etc/cron.d")
+    assert Hacron(ctx).run("boot") == "OK (2 cron files put to sleep)"
+    assert sorted(p.name for p in cron.iterdir()) == ["SLEEP", "local"]
+    assert Hacron(ctx).run("boot") == "OK"
+    crontab.unlink()
+    assert Hacron(ctx).run("boot") == f"OK (no {crontab}: no cron to put to sleep)"
+    with pytest.raises(DataError, match="cron: data file is missing"):
+        Hacron(ctx).run("stop")  # stop still insists on its list
+
+
 def test_hacron_refuses_conflicts_and_unknown_files(ctx: MgmtContext, crontab: Path) -> None:
     write(ctx.host("/etc/cron.d/SLEEP/rotate"), "old copy\n")
     before = snapshot(ctx.sysroot)

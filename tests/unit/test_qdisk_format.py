@@ -66,12 +66,30 @@ SLOTS = st.builds(
     a_slot, st.integers(1, MAX_NODES), seq=st.integers(0, 2**64 - 1),
     seen=st.frozensets(st.integers(1, MAX_NODES)), role=st.sampled_from(Role),
     state=st.sampled_from(SlotState), score_ok=st.booleans(), vote=st.integers(0, 16),
-    holding=st.booleans(), name=st.text(max_size=8).filter(lambda s: "\0" not in s))
+    holding=st.booleans(), quorate=st.booleans(),
+    name=st.text(max_size=8).filter(lambda s: "\0" not in s))
 
 
 @given(SLOTS)
 def test_slot_round_trip(slot: Slot) -> None:
     assert decode_slot(encode_slot(slot), slot.node_id) == slot
+
+
+def _flags_byte(block: bytes) -> int:
+    """The slot's flags byte (offset fixed by the layout: magic .. vote, then flags)."""
+    return block[61]
+
+
+def test_quorate_is_one_new_bit_that_old_slots_lack() -> None:
+    """The quorate flag is bit 0x04 and nothing else changes, so a reader of the first
+    format (which masks 0x01 and 0x02) reads the same slot; a slot of that first format
+    (never any 0x04) reads as not quorate: such a peer is waited for, as before."""
+    plain, quorate = encode_slot(a_slot(holding=True)), encode_slot(a_slot(holding=True,
+                                                                          quorate=True))
+    assert _flags_byte(plain) == 0x03 and _flags_byte(quorate) == 0x07
+    assert plain[:61] == quorate[:61] and plain[62:-4] == quorate[62:-4]
+    old = decode_slot(plain, 3)
+    assert old is not None and old.holding and not old.quorate
 
 
 @pytest.mark.parametrize("offset", [0, 5, 40, 300, BLOCK_SIZE - 5, BLOCK_SIZE - 1])

@@ -123,6 +123,17 @@ def test_a_node_says_on_disk_whether_it_still_holds_services(cell: Cell, disk: s
     assert cell.view(1).nodes[2].alive
 
 
+def test_a_node_says_on_disk_whether_it_is_quorate(cell: Cell, disk: str) -> None:
+    cell.add(config(disk), 1)
+    cell.add(config(disk), 2)
+    wait_for(lambda: (n := cell.view(1).nodes.get(2)) and n.alive, 30, "node 2 alive")
+    assert not cell.view(1).nodes[2].quorate  # nothing said yet: not quorate
+    cell.runners[2].set_quorate(True)
+    wait_for(lambda: cell.view(1).nodes[2].quorate, 30, "node 1 to read node 2 quorate")
+    cell.runners[2].set_quorate(False)
+    wait_for(lambda: not cell.view(1).nodes[2].quorate, 30, "node 1 to read it inquorate")
+
+
 def test_a_cleanly_stopped_master_is_replaced_at_once(cell: Cell, disk: str) -> None:
     cell.add(config(disk), 1)
     wait_for(lambda: cell.view(1).i_am_master, 30, "node 1 master")

@@ -5,7 +5,7 @@ back into the same dataclasses, and a broken document is refused naming the path
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace as NS
 from typing import Any, cast
@@ -269,6 +269,12 @@ def test_the_human_views_read_the_dataclasses(capsys: pytest.CaptureFixture[str]
     assert "Quorum Disk /dev/disk/by-id/wwn-qd: online, master node1, 1 vote(s)" in out
     assert "FENCE DEVICE FAILED: bmc (level 1) for node2: no answer" in out
     assert "Fencing in progress: node2" in out and "tandem fence ack node2" in out
+    assert "Packets dropped (by reason): ring 0: bad_mac 2\n" in out
+    busy = replace(status, transport={"1": {"rx_ok": 9, "drop_truncated": 4,
+                                            "drop_bad_mac": 7, "drop_oversized": 4},
+                                      "0": {"drop_duplicate": 1}, "2": {"drop_own_id": 0}})
+    assert status_cmd.drop_lines(busy) == [
+        "ring 0: duplicate 1", "ring 1: bad_mac 7, oversized 4, truncated 4"]
     text = compat.clustat_text(status, None, None)
     assert "service:web" in text and "node1 (Coordinator)" not in text
     assert "Online, Local, Coordinator" in text and "Lost" in text

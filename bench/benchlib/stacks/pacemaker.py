@@ -118,7 +118,7 @@ class PacemakerStack(PeerStack):
             self.node_run(node, ["crm_attribute", "--type", "rsc_defaults", "--name", name,
                                  "--update", value])
         config = self.lab.config
-        for _, xml in conf.fence_devices(config):
+        for _, xml in conf.fence_devices(config, self.lab.record.name):
             self._create("resources", xml)
         for xml in conf.fence_placement(config):
             self._create("constraints", xml)
@@ -175,7 +175,7 @@ class PacemakerStack(PeerStack):
                 n.get("online") != "true" or n.get("pending") == "true"
                 or n.get("unclean") == "true" for n in nodes):
             return None
-        for rid, _ in conf.fence_devices(self.lab.config):
+        for rid in map(conf.fence_device_id, self.lab.nodes):
             device = mon.find(f"resources/resource[@id='{rid}']")
             if device is None or device.get("role") != "Started":
                 return None

@@ -14,6 +14,7 @@ from xml.sax.saxutils import quoteattr
 from benchlib.cells import service_params
 from benchlib.errors import BenchError
 from tandem.config import ClusterConfig
+from tandem.lab.bmcpass import bmc_password
 
 FENCE_AGENT = "fence_benchlab"
 GROUP = "web"
@@ -64,16 +65,21 @@ def _primitive(rid: str, agent: str, params: dict[str, str], monitor_s: int,
     return head + _nvpairs(rid, params) + ops + "</primitive>"
 
 
-def fence_devices(config: ClusterConfig) -> list[tuple[str, str]]:
-    """(id, XML) of one fence device per node, pointing at that node's lab BMC."""
+def fence_device_id(node: str) -> str:
+    """The Pacemaker id of the fence device that powers `node` off."""
+    return f"fence-{node}"
+
+
+def fence_devices(config: ClusterConfig, lab: str) -> list[tuple[str, str]]:
+    """(id, XML) of one fence device per node, pointing at that node's BMC in `lab`."""
     devices = []
     for node in config.nodes:
         bmc = node.bmc
-        if bmc is None or bmc.password is None:
-            raise BenchError(f"node {node.name}: the benchmark needs a BMC with a password")
-        rid = f"fence-{node.name}"
+        if bmc is None:
+            raise BenchError(f"node {node.name}: the benchmark needs a BMC")
+        rid = fence_device_id(node.name)
         devices.append((rid, _primitive(rid, f"stonith:{FENCE_AGENT}", {
-            "ip": bmc.address, "username": bmc.user, "password": bmc.password,
+            "ip": bmc.address, "username": bmc.user, "password": bmc_password(lab, node),
             "pcmk_host_list": node.name}, 60)))
     return devices
 

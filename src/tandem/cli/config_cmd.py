@@ -12,6 +12,7 @@ from tandem.cli.client import call, cell_status
 from tandem.cli.common import Sub
 from tandem.cli.render import print_json
 from tandem.config import load_config
+from tandem.config.cellfile import exposures, write_cell_file
 
 
 def register(sub: Sub) -> None:
@@ -58,13 +59,16 @@ def _register_import_rhcs(cmds: Sub) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = load_config(args.file)
+    warnings = exposures(Path(args.file), config)
     summary = {
         "file": args.file, "cluster": config.name, "config_version": config.config_version,
         "nodes": [n.name for n in config.nodes],
         "rings": [n.name for n in config.rings],
         "two_node": config.two_node, "wait_for_all": config.wait_for_all,
-        "expected_votes": config.total_votes,
+        "expected_votes": config.total_votes, "warnings": warnings,
     }
+    for warning in warnings:
+        print(f"tandem: warning: {warning}", file=sys.stderr)
     if args.json:
         print_json(summary)
     else:
@@ -114,7 +118,7 @@ def cmd_import_rhcs(args: argparse.Namespace) -> int:
                           ) from None
     result = import_rhcs(text, args.file, options)
     if output is not None:
-        _write_atomically(output, result.text)
+        write_cell_file(output, result.text)
     if args.json:
         print_json({"source": args.file, "output": args.output, "cluster": result.config.name,
                     "complete": result.complete, "fill_ins": result.fill_ins,
@@ -133,14 +137,3 @@ def cmd_import_rhcs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write beside `path` then rename, so a reader never sees half a file."""
-    from tandem.config.errors import ConfigError
-
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        temp.replace(path)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ConfigError(str(path), "", f"cannot write: {exc.strerror or exc}") from None

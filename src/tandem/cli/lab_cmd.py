@@ -13,6 +13,7 @@ from typing import Any
 from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, progress_line, table
 from tandem.lab import builder
+from tandem.lab.bmcpass import bmc_password
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames, existing_labs
 from tandem.lab.nodes import NodeControl
@@ -230,13 +231,14 @@ def cmd_netem(args: argparse.Namespace) -> int:
 def cmd_power(args: argparse.Namespace) -> int:
     record, config = builder.load_lab(args.lab)
     try:
-        bmc = config.node(args.node).bmc
+        node = config.node(args.node)
     except KeyError as exc:
         raise LabError(str(exc.args[0])) from None
+    bmc = node.bmc
     if bmc is None:
         raise LabError(f"node {args.node} has no BMC")
     control = NodeControl(record, config)
-    env_password = bmc.password or ""
+    env_password = bmc_password(record.name, node)
     argv = control.exec_argv("client", [
         "ipmitool", "-I", "lanplus", "-H", bmc.address, "-p", str(bmc.port), "-U", bmc.user,
         "-E", "-N", "1", "-R", "3", "chassis", "power", args.action])

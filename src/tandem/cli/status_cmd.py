@@ -84,6 +84,21 @@ def render_status(status: CellStatus) -> None:
     if status.manual_fence_pending:
         print("Waiting for an operator: tandem fence ack "
               + " | ".join(status.manual_fence_pending))
+    drops = drop_lines(status)
+    if drops:
+        print("\nPackets dropped (by reason): " + "; ".join(drops))
+
+
+def drop_lines(status: CellStatus) -> list[str]:
+    """"ring 0: bad_mac 12, duplicate 3" per ring that dropped anything, largest first."""
+    lines = []
+    for ring, counters in sorted(status.transport.items(), key=lambda item: int(item[0])):
+        drops = sorted(((name.removeprefix("drop_"), count) for name, count in counters.items()
+                        if name.startswith("drop_") and count),
+                       key=lambda item: (-item[1], item[0]))
+        if drops:
+            lines.append(f"ring {ring}: " + ", ".join(f"{n} {c}" for n, c in drops))
+    return lines
 
 
 def _render_qdisk(qdisk: QdiskStatus) -> None:

@@ -5,13 +5,14 @@ that comes back on an older version is brought up to date the same way."""
 from __future__ import annotations
 
 import base64
-import os
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from tandem.config.cellfile import write_cell_file
 
 CHUNK_BYTES = 30_000
 ASSEMBLY_TIMEOUT_S = 30.0
@@ -69,14 +70,9 @@ class ConfigAssembler:
 
 
 def install(path: Path, text: str) -> None:
-    """Write the configuration file atomically, keeping the previous one as `.prev`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".new")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o644)
-    if path.exists():
-        os.replace(path, path.with_suffix(path.suffix + ".prev"))
-    os.replace(tmp, path)
+    """Write the configuration file atomically, keeping the previous one as `.prev`;
+    0600 if it holds a password inline (tandem.config.cellfile)."""
+    write_cell_file(path, text, keep_previous=True)
 
 
 MAX_SENDS = 10  # per member and version: a member that keeps refusing is left alone

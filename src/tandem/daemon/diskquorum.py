@@ -24,6 +24,7 @@ class DiskRunner(Protocol):
     def stop(self) -> bool: ...
     def snapshot(self) -> QdiskView: ...
     def set_holding(self, holding: bool) -> None: ...
+    def set_quorate(self, quorate: bool) -> None: ...
     def reconfigure(self, config: QdiskDef) -> None: ...
 
 
@@ -97,22 +98,44 @@ class DiskQuorum:
                             withdrawn=not view.score_ok,
                             gave_up=not view.score_ok and self._passed)
 
-    def set_holding(self, holding: bool) -> None:
-        """Publish on the disk whether this node still runs services."""
+    def publish(self, *, holding: bool, quorate: bool) -> None:
+        """Publish on the disk whether this node still runs services and is quorate."""
         if self.runner is not None:
             self.runner.set_holding(holding)
+            self.runner.set_quorate(quorate)
 
     def stopping(self, node_id: int, lost_for: float) -> bool:
         """A node lost on the network `lost_for` seconds ago but alive on the disk and
         still holding services: it lost quorum too and is stopping them, so fencing it
         waits (at most qdisk.stop_wait_ms) and the services do not move while it still
-        runs them. A node dead on disk, or one that has stopped, is fenced at once."""
+        runs them. A node dead on disk, or one that has stopped, is fenced at once.
+
+        So is one whose slot says it is quorate once its word is fresh (`settle_s`): it
+        still hears us (a one-way loss), keeps its services and would never stop them,
+        so waiting for it only delays the failover. Before that, its slot may predate
+        its own verdict on the same loss, and a slot without the flag (an older build)
+        reads as not quorate: both are waited for."""
         qdisk = self.qdisk
         if qdisk is None or lost_for >= qdisk.stop_wait_s:
             return False
         view = self.view()
         disk = view.nodes.get(node_id) if view is not None and view.available else None
-        return disk is not None and disk.alive and disk.holding
+        if disk is None or not disk.alive or not disk.holding:
+            return False
+        return not (disk.quorate and lost_for >= self.settle_s)
+
+    @property
+    def settle_s(self) -> float:
+        """How long after we lost a node its slot shows its own verdict on that loss, had
+        the loss been mutual: its detector fires about when ours did (same token: within
+        a heartbeat; a whole token is allowed, for a loaded node), then it writes its
+        slot within one disk cycle and we read it within another (each may take up to
+        the I/O budget)."""
+        qdisk = self.qdisk
+        if qdisk is None:
+            return 0.0
+        token_s = self.config.timing.token_ms / 1000.0
+        return token_s + 2 * (qdisk.interval_s + qdisk.io_budget_s)
 
     def status(self, names: dict[int, str]) -> QdiskStatus | None:
         view, qdisk = self.view(), self.qdisk

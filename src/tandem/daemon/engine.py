@@ -185,7 +185,8 @@ class Engine:
                 self.display.redraw(self.config, view, self.store)
             self.pacing.done(now, self.clock.monotonic() - started)
         if self.disk.qdisk is not None:  # (no need to scan the services otherwise)
-            self.disk.set_holding(self.local_services.holding)
+            self.disk.publish(holding=self.local_services.holding,
+                              quorate=self.cell.quorum.quorate)
         joined = membership.members - self._state_members
         self._state_members = membership.members
         if published or joined or now - self._last_state_sent > STATE_PERIOD_S:

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from tandem.config import ClusterConfig, ConfigError, load_config
+from tandem.config.cellfile import exposures
 from tandem.daemon.commands import handlers
 from tandem.daemon.control import ControlServer
 from tandem.daemon.engine import Engine
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as exc:
         log.error("%s: %s", args.config, exc.args[0])
         return 2
+    warn_exposed(args.config, config)
     try:
         return asyncio.run(serve(config, node, args))
     except (KeyFileError, TransportError, OSError) as exc:
@@ -109,9 +111,16 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     return 0
 
 
+def warn_exposed(path: str, config: ClusterConfig) -> None:
+    """Say (without refusing) that a secret of the cell is readable by other users."""
+    for line in exposures(Path(path), config):
+        log.warning("%s", line)
+
+
 def _reload(path: str, engine: Engine) -> None:
     try:
         config = load_config(path)
+        warn_exposed(path, config)
         log.info("%s", engine.reload(config))
     except (ConfigError, ValueError) as exc:
         log.error("reload refused, keeping the running configuration: %s", exc)

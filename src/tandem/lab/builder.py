@@ -20,7 +20,9 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from tandem.config import ClusterConfig, load_config
+from tandem.config.cellfile import write_cell_file
 from tandem.lab import network as net
+from tandem.lab.bmcpass import lab_password_files, write_password_files
 from tandem.lab.disks import create_disk, loops_backed_by
 from tandem.lab.names import DISK_DIR_IN_NODE, LabNames, existing_labs
 from tandem.lab.nodes import CONFIG_IN_NODE, NodeControl, is_runtime_dir, private_dirs
@@ -82,7 +84,7 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
 
 def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
            wires: list[net.Wire], progress: Progress) -> None:
-    shutil.copyfile(config.source, record.config_file)
+    write_cell_file(Path(record.config_file), Path(config.source).read_text())
     record.save()
     progress("creating namespaces and bridges")
     for ns in sorted({names.fabric_ns, *(w.ns for w in wires)}):
@@ -167,6 +169,8 @@ def _prepare_host_mountpoints(config: ClusterConfig) -> list[str]:
 
 def _prepare_node_roots(config: ClusterConfig, names: LabNames, *, blank: bool) -> None:
     key = os.urandom(32).hex() + "\n"
+    text = Path(config.source).read_text()
+    passwords = lab_password_files(config) if not blank else {}
     for node in config.nodes:
         root = names.node_root(node.name)
         for path in private_dirs(config):
@@ -175,7 +179,8 @@ def _prepare_node_roots(config: ClusterConfig, names: LabNames, *, blank: bool) 
         PowerRecord().save(names.power_file(node.name))
         if blank:
             continue
-        shutil.copyfile(config.source, root / CONFIG_IN_NODE.lstrip("/"))
+        write_cell_file(root / CONFIG_IN_NODE.lstrip("/"), text)
+        write_password_files(passwords, root)
         key_path = root / config.key_file.lstrip("/")
         key_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -201,3 +201,18 @@ def flush_extra_addresses(ns: str, static: set[str]) -> None:
                 with contextlib.suppress(NetlinkError):
                     sock.addr("del", index=msg["index"], address=address,
                               prefixlen=msg["prefixlen"])
+
+
+def plug(names: N.LabNames, config: ClusterConfig, ns: str, network: str,
+         address: Interface) -> str:
+    """Give namespace `ns` of the lab (e.g. the client) a leg on one more network, with
+    `address`; it goes with the lab's namespaces. Returns the new interface's name."""
+    index = network_index(config)[network]
+    ifname, port = f"leg{index}", f"leg{index}.{ns.rsplit('.', 1)[-1]}"[:15]
+    with ipr(names.fabric_ns) as fab:
+        fab.link("add", ifname=port, kind="veth", peer={"ifname": ifname, "net_ns_fd": ns})
+        bridge = fab.link_lookup(ifname=N.bridge_name(index))[0]
+        fab.link("set", index=fab.link_lookup(ifname=port)[0], master=bridge, state="up")
+    set_link(ns, ifname, up=True)
+    add_address(ns, ifname, address)
+    return ifname

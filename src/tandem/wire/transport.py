@@ -39,6 +39,11 @@ DEFAULT_MAX_BACKLOG = 256 * 1024
 _SO_PRIORITY_INTERACTIVE = 6  # highest priority allowed without CAP_NET_ADMIN
 _DSCP_CS6 = 0xC0  # "network control" class, as used by routing protocols
 _IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
+# Room for a burst (a flood of junk, or the reader held up for a moment) so that the
+# heartbeats behind it are not dropped by the kernel; FORCE needs CAP_NET_ADMIN (root),
+# beyond net.core.rmem_max.
+RECEIVE_BUFFER = 4 << 20
+_SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 
 @dataclass(frozen=True)
@@ -276,11 +281,15 @@ def _tune(sock: socket.socket, family: int) -> tuple[str, ...]:
         wanted.append(("dscp_cs6", socket.IPPROTO_IP, socket.IP_TOS, _DSCP_CS6))
     else:
         wanted.append(("dscp_cs6", socket.IPPROTO_IPV6, socket.IPV6_TCLASS, _DSCP_CS6))
+    wanted.append(("rcvbuf", socket.SOL_SOCKET, _SO_RCVBUFFORCE, RECEIVE_BUFFER))
     applied = []
     for name, level, option, value in wanted:
         with contextlib.suppress(OSError):
             sock.setsockopt(level, option, value)
             applied.append(name)
+    if "rcvbuf" not in applied:  # not root: as much as rmem_max allows
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
     return tuple(applied)
 
 

@@ -14,10 +14,16 @@ service runs. The agent therefore keeps a small state file per resource under
 
 The file is written before the start list runs and removed only after a successful stop,
 so whatever the engine may have brought up here is always either reported or stopped.
+
+Once per boot, the first status that finds nothing started here (the probe at tandemd
+start, before HA_NSM may run on this node) runs `hacron boot`: the crons of /etc/HA/cron
+go to sleep, so a node that crashed while active does not run them again beside the peer
+that took over. A mark in the state directory says it was done.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -38,6 +44,7 @@ from tandem.resources.base import (
 from tandem.resources.registry import register
 from tandem.util.procrun import CommandError, CommandNotFound, CommandResult, run_command
 
+log = logging.getLogger(__name__)
 STATE_DIR = "/run/tandem/haservices"
 DEFAULT_ROOT = "/etc/HA"
 STARTING, STARTED = "starting", "started"
@@ -48,12 +55,17 @@ EXIT_BAD_INPUT = 2  # haservices: a data file is missing or malformed
 ENV_NAME_RE = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def installed_haservices() -> str:
-    """The `haservices` entry point installed beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).with_name("haservices")
+def installed_tool(name: str) -> str:
+    """The toolkit entry point `name` installed beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).with_name(name)
     if beside.exists():
         return str(beside)
-    return shutil.which("haservices") or "haservices"
+    return shutil.which(name) or name
+
+
+def installed_haservices() -> str:
+    """The `haservices` entry point installed beside this Python, else the one on PATH."""
+    return installed_tool("haservices")
 
 
 @register
@@ -98,6 +110,10 @@ class HaservicesAgent(ResourceAgent):
     @property
     def _state_file(self) -> Path:
         return Path(self.values["state_dir"]) / self.resource
+
+    @property
+    def _boot_mark(self) -> Path:
+        return Path(self.values["state_dir"]) / f".{self.resource}.crons-asleep"
 
     def _recorded(self) -> str | None:
         try:
@@ -159,9 +175,30 @@ class HaservicesAgent(ResourceAgent):
         self._state_file.unlink(missing_ok=True)
         return success()
 
+    async def _crons_to_sleep(self) -> None:
+        """Once per boot, before anything started here: `hacron boot` (see module doc).
+        A failure is logged and tried again at the next look; it is not this resource's
+        failure (nothing runs here)."""
+        if self._boot_mark.exists():
+            return
+        argv = [installed_tool("hacron"), "--root", self.values["root"], "-q", "boot"]
+        try:
+            done = await run_command(argv, timeout_s=COMMAND_CAP_S, env=self.environment())
+        except CommandError as exc:
+            log.error("%s: crons of %s/cron not put to sleep: %s", self.resource,
+                      self.values["root"], exc)
+            return
+        if not done.ok:
+            log.error("%s: crons of %s/cron not put to sleep: %s", self.resource,
+                      self.values["root"], done.tail())
+            return
+        self._boot_mark.parent.mkdir(parents=True, exist_ok=True)
+        self._boot_mark.touch()
+
     async def status(self) -> AgentResult:
         state = self._recorded()
         if state is None:
+            await self._crons_to_sleep()
             return not_running()
         if state != STARTED:
             return failure("a start did not complete here: it needs a stop")

@@ -2,7 +2,10 @@
 
 Each line of /etc/HA/cron names a file of /etc/cron.d. `start` activates them (moves
 them back from /etc/cron.d/SLEEP, where cron does not look), `stop` puts them to sleep,
-`status` checks that they are all active.
+`status` checks that they are all active. `boot` is `stop` for a node that just booted
+(tandemd runs it through the HA_NSM resource before HA_NSM may run here): a node that
+crashed with the crons active must not run them beside the peer that took over; without
+a cron list it has nothing to do.
 
 The manual contradicts itself here: its description of hacron has `start` put the files
 to sleep, while its installation procedure runs `hacron stop` on both nodes "to
@@ -26,8 +29,9 @@ SLEEP_DIR = "SLEEP"
 
 class Hacron(Tool):
     name = "hacron"
-    summary = "activate (start) or put to sleep (stop) the cron files of /etc/HA/cron"
-    actions = ("start", "stop", "status")
+    summary = ("activate (start) or put to sleep (stop, and boot: at boot, before HA_NSM "
+               "may run here) the cron files of /etc/HA/cron")
+    actions = ("start", "stop", "status", "boot")
 
     @property
     def active_dir(self) -> Path:
@@ -45,6 +49,11 @@ class Hacron(Tool):
 
     def do_stop(self) -> str:
         return self._move_all(self.active_dir, self.sleep_dir, "put to sleep")
+
+    def do_boot(self) -> str:
+        if not self.ctx.data(DATA_FILE).exists():
+            return f"{OK} (no {self.ctx.data(DATA_FILE)}: no cron to put to sleep)"
+        return self.do_stop()
 
     def do_status(self) -> str:
         for entry in self.entries():

@@ -13,8 +13,12 @@ Header (block 0)                        Slot (block i, written only by node i)
   disk uuid, creation time                wall-clock time of the write
   label (64 B), cell name (32 B)          writer's interval (ms) and tko
                                           score, max score, flags (score passes,
-                                          still holding services), state, role,
-                                          vote, seen mask, node name
+                                          still holding services, quorate), state,
+                                          role, vote, seen mask, node name
+
+The "quorate" flag came after the first slots were written: a slot without it reads as
+not quorate, which is what a peer of an older build looks like to the stop wait (it is
+waited for, as before). Unknown flag bits are ignored, so older readers skip it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ _HEADER = struct.Struct(f"<8sHHIHH{UUID_BYTES}sd{LABEL_BYTES}s{CELL_BYTES}s")
 _SLOT = struct.Struct(f"<4sHH{UUID_BYTES}sQQdIHHHBBBBH{NAME_BYTES}s")
 _SCORE_OK = 0x01
 _HOLDING = 0x02  # the writer still runs services (it may not be fenced yet: qdisk.py)
+_QUORATE = 0x04  # the writer's engine is quorate: it keeps its services, it won't stop
 
 
 class QdiskError(TandemError):
@@ -111,6 +116,7 @@ class Slot:
     seen: frozenset[int]
     name: str = ""
     holding: bool = False
+    quorate: bool = False
 
     @property
     def tko_s(self) -> float:
@@ -221,7 +227,8 @@ def encode_slot(slot: Slot) -> bytes:
 
 
 def _flags(slot: Slot) -> int:
-    return (_SCORE_OK if slot.score_ok else 0) | (_HOLDING if slot.holding else 0)
+    return ((_SCORE_OK if slot.score_ok else 0) | (_HOLDING if slot.holding else 0)
+            | (_QUORATE if slot.quorate else 0))
 
 
 def decode_slot(block: bytes, node_id: int) -> Slot | None:
@@ -247,7 +254,7 @@ def decode_slot(block: bytes, node_id: int) -> Slot | None:
                 timestamp=timestamp, interval_ms=interval_ms, tko=tko, score=score,
                 max_score=max_score, score_ok=bool(flags & _SCORE_OK), state=state_v,
                 role=role_v, vote=vote, seen=seen_ids(mask), name=_untext(name),
-                holding=bool(flags & _HOLDING))
+                holding=bool(flags & _HOLDING), quorate=bool(flags & _QUORATE))
 
 
 def read_slot_record(block: bytes, node_id: int, header: Header) -> SlotRecord:

@@ -86,7 +86,7 @@ class DiskProtocol:
             self.role = Role.NONE
 
     def slot(self, disk_uuid: bytes, score: Score, wall_time: float,
-             holding: bool = False) -> Slot:
+             holding: bool = False, quorate: bool = False) -> Slot:
         """Our slot for this cycle's write (advances the sequence counter)."""
         self.seq += 1
         return Slot(node_id=self.node_id, disk_uuid=disk_uuid, incarnation=self.incarnation,
@@ -94,7 +94,7 @@ class DiskProtocol:
                     tko=min(self.config.tko, _U16), score=min(score.score, _U16),
                     max_score=min(score.max_score, _U16), score_ok=score.ok,
                     state=self.state, role=self.role, vote=self.vote, seen=self.seen,
-                    name=self.node_name, holding=holding)
+                    name=self.node_name, holding=holding, quorate=quorate)
 
     def finish(self, records: Iterable[SlotRecord], score_ok: bool, start: float,
                read_start: float, read_end: float) -> Election:

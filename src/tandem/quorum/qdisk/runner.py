@@ -52,13 +52,14 @@ class DiskNode:
     role: str
     vote: int
     holding: bool = False
+    quorate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"node_id": self.node_id, "name": self.name, "alive": self.alive,
                 "liveness": self.liveness, "seq": self.seq, "last_write": self.last_write,
                 "score": self.score, "max_score": self.max_score,
                 "score_ok": self.score_ok, "state": self.state, "role": self.role,
-                "vote": self.vote, "holding": self.holding}
+                "vote": self.vote, "holding": self.holding, "quorate": self.quorate}
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class QuorumDisk:
         self._error = ""
         self._stopping = False
         self._holding = False
+        self._quorate = False
 
     def reconfigure(self, config: QdiskDef) -> None:
         """A reloaded configuration of the same disk (the engine refuses a new device or
@@ -138,6 +140,13 @@ class QuorumDisk:
         this to clear before it fences us: we stop our services first, as quorum demands."""
         with self._lock:
             self._holding = holding
+
+    def set_quorate(self, quorate: bool) -> None:
+        """Say in our next slot writes whether this node's engine is quorate. A quorate
+        node keeps its services, so a peer that lost us on the network need not wait for
+        us to stop them: it may fence us at once (see DiskQuorum.stopping)."""
+        with self._lock:
+            self._quorate = quorate
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -211,9 +220,9 @@ class QuorumDisk:
             if self._header is None:
                 self._header = self._attach(dev)
             with self._lock:
-                holding = self._holding
+                holding, quorate = self._holding, self._quorate
             dev.write_slot(self._header, self._proto.slot(self._header.uuid, score,
-                                                          time.time(), holding))
+                                                          time.time(), holding, quorate))
             read_start = time.monotonic()
             image = dev.read_image()
             read_end = time.monotonic()
@@ -256,7 +265,7 @@ class QuorumDisk:
                 seq=slot.seq, last_write=slot.timestamp, score=slot.score,
                 max_score=slot.max_score, score_ok=slot.score_ok,
                 state=slot.state.name.lower(), role=slot.role.name.lower(), vote=slot.vote,
-                holding=slot.holding)
+                holding=slot.holding, quorate=slot.quorate)
         return QdiskView(
             available=True, error="", master=election.master,
             i_am_master=election.role == Role.MASTER, my_score=score.score,
