@@ -106,6 +106,9 @@ class SimNetwork:
     def retime(self, interval_s: float, config_version: int, token_s: float) -> None:
         pass
 
+    async def refresh(self) -> None:
+        pass
+
     def stats(self) -> dict[int, dict[str, int]]:
         return {}
 

@@ -263,3 +263,18 @@ def test_a_ring_that_cannot_open_fails_the_start(tmp_path: Path) -> None:
         assert not (tmp_path / "heartbeat.page").exists()
 
     asyncio.run(scenario())
+
+
+def test_a_refresh_makes_the_counters_current(tmp_path: Path) -> None:
+    """The process publishes its counters once a second; a status asks for them fresh, so
+    that two nodes' counters read one after the other line up (what one sent before the
+    first read, the other cannot have received more of by the second)."""
+    async def scenario() -> None:
+        async with pair(tmp_path) as (one, two):
+            await until(lambda: two.link.stats().get(0, {}).get("rx_ok", 0) > 0)
+            await asyncio.sleep(0.3)  # a few beats since the last periodic publication
+            stale = one.link.stats()[0]["tx_ok"]
+            await one.link.refresh()
+            assert one.link.stats()[0]["tx_ok"] > stale
+
+    asyncio.run(scenario())

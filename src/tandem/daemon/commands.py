@@ -17,6 +17,8 @@ def handlers(engine: Engine) -> dict[str, Handler]:
     operator = Operator(engine)
 
     async def status(_: dict[str, Any]) -> Any:
+        if engine.net is not None:
+            await engine.net.refresh()  # the transport's counters as of now
         return engine_status(engine).to_json()
 
     async def events(args: dict[str, Any]) -> Any:

@@ -32,6 +32,7 @@ log = logging.getLogger("tandemd.hblink")
 
 READY_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
+REFRESH_TIMEOUT_S = 0.5
 PAGE_NAME = "heartbeat.page"
 
 
@@ -62,6 +63,7 @@ class HeartbeatLink:
         self._pulled: dict[tuple[int, int], float] = {}
         self._extra: Mapping[str, Any] | None = None
         self._stopping = False
+        self._refreshed: asyncio.Future[None] | None = None
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,6 +137,8 @@ class HeartbeatLink:
             self._pulled[(peer, ring)] = at
         elif kind == "msg":
             self._deliver(message[1:])
+        elif kind == "stats" and self._refreshed is not None and not self._refreshed.done():
+            self._refreshed.set_result(None)
 
     def _deliver(self, fields: tuple[Any, ...]) -> None:
         """(type, sender, ring, incarnation, seq, payload, when heard) -> the engine."""
@@ -187,6 +191,17 @@ class HeartbeatLink:
                     continue
                 self._pulled[(peer, ring)] = at
                 detector.heard(peer, ring, at, frozenset(claims[1]), incarnation=claims[0])
+
+    async def refresh(self) -> None:
+        """Have the process write its counters now (they are otherwise a second old at
+        most), so that a status shows them as of the moment it was asked for."""
+        if self.channel is None or self.channel.closed:
+            return
+        if self._refreshed is None or self._refreshed.done():
+            self._refreshed = asyncio.get_running_loop().create_future()
+            self.channel.send("stats")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._refreshed), REFRESH_TIMEOUT_S)
 
     def stats(self) -> dict[int, dict[str, int]]:
         found = self.page.stats() if self.page is not None else {}

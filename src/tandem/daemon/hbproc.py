@@ -169,6 +169,10 @@ class HeartbeatProcess:
         elif kind == "retime" and self.sender is not None:
             self.sender.interval_s, self.sender.config_version = message[1], message[2]
             self.token_s = message[3]
+        elif kind == "stats":
+            self._publish_stats()
+            if self.channel is not None:
+                self.channel.send("stats")
         elif kind == "stop":
             self.done.set()
 
