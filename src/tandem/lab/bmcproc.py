@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from tandem.lab.bmc import run_bmc
+from tandem.lab.bmcauth import load_password
 from tandem.lab.names import LabNames
 from tandem.lab.nodes import NodeControl
 from tandem.lab.state import LabRecord
@@ -34,15 +34,6 @@ class LabPowerSwitch:
         self.control.power_on(self.node)
 
 
-def _password(record: LabRecord, node: str, value: str | None, file: str | None) -> str:
-    if value is not None:
-        return value
-    assert file is not None
-    in_node = LabNames(record.name).node_root(node) / file.lstrip("/")
-    path = in_node if in_node.exists() else Path(file)
-    return path.read_text().strip()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tandem-lab-bmc")
     parser.add_argument("--lab", required=True)
@@ -57,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if bmc is None:
         logging.error("node %s has no BMC in its configuration", args.node)
         return 2
-    password = _password(record, args.node, bmc.password, bmc.password_file)
+    password = load_password(LabNames(record.name), args.node)
     logging.info("BMC of %s listening on %s:%d (user %s)", args.node, bmc.address,
                  bmc.port, bmc.user)
     run_bmc(bmc.address, bmc.port, bmc.user, password, LabPowerSwitch(control, args.node))

@@ -21,6 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from tandem.config import ClusterConfig, load_config
 from tandem.lab import network as net
+from tandem.lab.bmcauth import read_passwords, save_passwords
 from tandem.lab.disks import create_disk, loops_backed_by
 from tandem.lab.names import DISK_DIR_IN_NODE, LabNames, existing_labs
 from tandem.lab.nodes import CONFIG_IN_NODE, NodeControl, is_runtime_dir, private_dirs
@@ -65,11 +66,13 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
     wires = net.plan_wires(config, names)
     check_host_overlap(config, wires)
     _check_key_file(config)
+    passwords = read_passwords(config)
     record = LabRecord(name=names.lab, config_file=str(names.directory / "cluster.toml"),
                        source=source or str(Path(config_path).resolve()),
                        start_daemons=start, blank_nodes=blank, sshd=sshd)
     names.directory.mkdir(parents=True, exist_ok=False)
     try:
+        save_passwords(passwords, names)
         _build(config, names, record, wires, progress)
     except BaseException as exc:
         progress("build failed: removing what was created")
