@@ -12,6 +12,7 @@ from inventorykit import db, site, state
 
 from tandem.common.errors import TandemError
 from tandem.config import parse_config
+from tandem.fleet.errors import SelectionError
 from tandem.fleet.source import CellSource, NodeTarget, Selection, ServiceLocation
 from tandem.inventory.database import Database
 from tandem.inventory.errors import InventoryInvalid
@@ -56,9 +57,10 @@ def test_selections(db: Database, selection: Selection, cells: list[str]) -> Non
 ])
 def test_bad_selections(db: Database, selection: Selection, problem: str) -> None:
     site(db, pairs=3)
-    with pytest.raises(InventoryInvalid) as caught:
+    with pytest.raises(SelectionError) as caught:
         InventorySource(db).targets(selection)
     assert str(caught.value).endswith(problem) or problem in str(caught.value)
+    assert caught.value.exit_code == 2  # bad input, as for a directory of cell files
 
 
 def test_where_services_ran_is_kept_with_its_time(db: Database) -> None:

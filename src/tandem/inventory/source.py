@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select
 
+from tandem.fleet.errors import SelectionError
 from tandem.fleet.source import CellTarget, NodeTarget, Selection, ServiceLocation
 from tandem.inventory import models as m
 from tandem.inventory.database import Database
@@ -35,7 +36,10 @@ class InventorySource:
         with self.db.transaction() as session:
             groups = node_groups(session)
             known = set(session.scalars(select(m.Node.name)))
-            wanted = _selected(selection, groups, known)
+            try:
+                wanted = _selected(selection, groups, known)
+            except InventoryInvalid as exc:  # bad input, as the fleet says it (exit 2)
+                raise SelectionError(str(exc)) from None
             cells = [c for c in session.scalars(cells_query())
                      if any(mb.node.name in wanted for mb in c.members)]
             stale = [c.name for c in cells if not c.config_text]
@@ -44,7 +48,7 @@ class InventorySource:
                 settle(session)
             return self.targets(selection)
         if not cells:
-            raise InventoryInvalid(f"no cell has a member in the selection "
+            raise SelectionError(f"no cell has a member in the selection "
                                    f"({_describe(selection)})")
         return [_target(c, wanted) for c in cells]
 
