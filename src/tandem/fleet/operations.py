@@ -165,15 +165,15 @@ class Fleet:
                            plan.target.config_version, tuple(nodes))
 
     def _record(self, cells: Sequence[CellOutcome]) -> str:
-        """Record where services run; the first error's line (then stop trying)."""
-        seen_at = self.clock()
-        for cell in cells:
-            if cell.seen_by is None:
-                continue
-            try:
-                self.source.record(cell.name, locations(cell), seen_at)
-            except TandemError as exc:
-                return f"where services run was not recorded: {exc}"
+        """Record where services run in the cells that answered (one write for all);
+        the error's line when that fails."""
+        seen = {cell.name: locations(cell) for cell in cells if cell.seen_by is not None}
+        if not seen:
+            return ""
+        try:
+            self.source.record(seen, self.clock())
+        except TandemError as exc:
+            return f"where services run was not recorded: {exc}"
         return ""
 
 

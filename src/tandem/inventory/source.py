@@ -9,7 +9,7 @@ first address.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 
@@ -52,16 +52,17 @@ class InventorySource:
                                    f"({_describe(selection)})")
         return [_target(c, wanted) for c in cells]
 
-    def record(self, cell: str, locations: Sequence[ServiceLocation],
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
+        """One transaction for every cell of `seen` (an unknown cell: nothing kept)."""
         with self.db.transaction(write=True) as session:
-            row = find_cell(session, cell)
+            ids = {name: find_cell(session, name).id for name in sorted(seen)}
             session.execute(delete(m.ServiceLocation).where(
-                m.ServiceLocation.cell_id == row.id))
-            for location in locations:
-                session.add(m.ServiceLocation(cell_id=row.id, service=location.service,
-                                              node=location.node, state=location.state,
-                                              seen_at=seen_at))
+                m.ServiceLocation.cell_id.in_(list(ids.values()))))
+            session.add_all(m.ServiceLocation(
+                cell_id=ids[cell], service=location.service, node=location.node,
+                state=location.state, seen_at=seen_at)
+                for cell, locations in seen.items() for location in locations)
 
 
 def _selected(selection: Selection, groups: NodeGroups, known: set[str]) -> set[str]:
