@@ -23,8 +23,8 @@ through ClusterShell's exec worker (one `cat` of the node's recording per node: 
 same Task, workers, fanout and folding as over ssh, without the network and the
 nodes' own `tandem status`), the folding and reading of every answer into each cell's
 verdict, and the recording of where services run (locations/CELL.json, or one
-transaction per cell in the database). Prints the curve per source (median, min and max
-of --runs per size, and each step's median) and writes
+transaction for all cells in the database). Prints the curve per source (median, min
+and max of --runs per size, and each step's median) and writes
 bench/results/cells_status.{json,md} (unless --no-save).
 """
 
@@ -188,7 +188,7 @@ def markdown(results: dict[str, dict[int, dict[str, Any]]], runs: int, fanout: i
             "output), source (read and check the cells: the files, or the database), "
             "fan-out (ClusterShell exec worker), fold (read answers into verdicts), "
             "record (where services run: one small file per cell, or one transaction "
-            "per cell).\n")
+            "for all).\n")
     for source, sizes in results.items():
         text += f"\n## {SOURCE_NAMES[source]}\n\n" + _size_table(sizes)
     return text + _database_share(results)
