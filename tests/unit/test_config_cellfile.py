@@ -21,7 +21,12 @@ from tandem.config.cellfile import exposures, inline_secrets, mode_for, write_ce
 from tandem.config.errors import ConfigError
 from tandem.daemon import main as daemon_main
 from tandem.daemon.configpush import install
-from tandem.lab.bmcpass import bmc_password, lab_password_files, write_password_files
+from tandem.lab.bmcauth import (
+    bmc_password,
+    read_passwords,
+    save_passwords,
+    write_password_files,
+)
 from tandem.lab.names import LabNames
 from tandem.lab.proc import LabError
 
@@ -157,21 +162,33 @@ def test_the_examples_keep_passwords_in_files() -> None:
 def test_the_lab_makes_up_password_files_and_its_bmcs_read_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TANDEM_LAB_ROOT", str(tmp_path))
-    config = parse_config(IN_FILES, "cell.toml")
-    made = lab_password_files(config)
+    config = parse_config(IN_FILES, str(tmp_path / "cell.toml"))
+    passwords, made = read_passwords(config)
     assert sorted(made) == ["/etc/tandem/bmc/n1.pw", "/etc/tandem/bmc/n2.pw"]
     assert len(set(made.values())) == 2
-    root = LabNames("lab1").node_root("n1")
+    assert passwords == {"n1": made["/etc/tandem/bmc/n1.pw"],
+                         "n2": made["/etc/tandem/bmc/n2.pw"]}
+    names = LabNames("lab1")
+    root = names.node_root("n1")
     write_password_files(made, root)
     assert mode(root / "etc/tandem/bmc/n2.pw") == 0o600  # n1 can fence n2
+    save_passwords(passwords, names)
     assert bmc_password("lab1", config.node("n1")) == made["/etc/tandem/bmc/n1.pw"]
     inline = parse_config(INLINE, "cell.toml")
     assert bmc_password("lab1", inline.node("n1")) == "s3cret"
+    with pytest.raises(LabError):  # blank nodes: the lab cannot make them, nor read them
+        read_passwords(config, blank=True)
+
+
+def test_the_lab_reads_a_password_file_that_exists_on_the_host(tmp_path: Path) -> None:
+    (tmp_path / "n1.pw").write_text("from-the-host\n")
+    text = IN_FILES.replace("/etc/tandem/bmc/n1.pw", "n1.pw")
+    passwords, made = read_passwords(parse_config(text, str(tmp_path / "cell.toml")))
+    assert passwords["n1"] == "from-the-host" and "n1.pw" not in str(made)
 
 
 def test_the_lab_refuses_a_password_file_it_can_neither_make_nor_find() -> None:
     text = IN_FILES.replace("/etc/tandem/bmc/n1.pw", "/nonexistent/n1.pw")
-    with pytest.raises(LabError, match=r"^cell.toml: node n1: bmc.password_file "
-                                       r"'/nonexistent/n1.pw' must lie in a private node "
-                                       r"directory \(.*\) or exist on the host$"):
-        lab_password_files(parse_config(text, "cell.toml"))
+    with pytest.raises(LabError, match=r"the BMC password of n1: cannot read "
+                                       r"/nonexistent/n1.pw on this host"):
+        read_passwords(parse_config(text, "cell.toml"))

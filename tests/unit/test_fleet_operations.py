@@ -6,7 +6,7 @@ cannot)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,7 +199,7 @@ def test_status_shows_which_pair_migrated_and_records_it(site: Path, nodes: Pret
 class BrokenRecords(DirectorySource):
     """A source whose database is down."""
 
-    def record(self, cell: str, locations: Sequence[ServiceLocation],
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
         raise TandemError("inventory database unreachable: connection refused")
 
@@ -300,3 +300,25 @@ def test_start_and_check_report_per_node(site: Path, nodes: PretendSite,
     assert checked.cells[3].nodes[1].detail == "/etc/tandem/cluster.toml: OK — cluster io78"
     sha = hashlib.sha256((site / "io78.toml").read_bytes()).hexdigest()
     assert DirectorySource(site).cells()[3].target.config_hash == sha
+
+
+class CountedRecords(DirectorySource):
+    """A source that counts its writes."""
+
+    writes: list[list[str]]
+
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
+               seen_at: float) -> None:
+        self.writes = [*getattr(self, "writes", []), sorted(seen)]
+
+
+def test_where_services_run_is_one_write_for_all_cells(site: Path, nodes: PretendSite,
+                                                       keys: Path) -> None:
+    """A database writes once per status (a transaction per cell cost 0.7 s of 2.5 s
+    at 200 cells on PostgreSQL); cells that did not answer are not written."""
+    started(site, nodes, keys)
+    for node in ("io3", "io4"):
+        nodes.nodes[node].reachable = False
+    source = CountedRecords(site)
+    Fleet(source, nodes, FleetSettings()).status(ALL)
+    assert source.writes == [["io12", "io56", "io78"]]

@@ -108,8 +108,8 @@ def test_bad_site_directories_are_refused_in_one_line(site: Path, change: object
 
 def test_records_are_kept_per_cell_and_a_failure_is_one_line(site: Path) -> None:
     source = DirectorySource(site)
-    source.record("io12", [ServiceLocation("svc-io1", "io2", "started"),
-                           ServiceLocation("svc-io2", None, "stopped")], 12.5)
+    source.record({"io12": [ServiceLocation("svc-io1", "io2", "started"),
+                            ServiceLocation("svc-io2", None, "stopped")]}, 12.5)
     assert source.recorded() == {"io12": {"cell": "io12", "seen_at": 12.5, "services": [
         {"service": "svc-io1", "node": "io2", "state": "started"},
         {"service": "svc-io2", "node": None, "state": "stopped"}]}}
@@ -120,7 +120,7 @@ def test_records_are_kept_per_cell_and_a_failure_is_one_line(site: Path) -> None
         (site / "locations").chmod(0o500)
     with pytest.raises(TandemError, match=r"cannot record where services run in "
                                           r".*locations: "):
-        source.record("io34", [], 13.0)
+        source.record({"io34": []}, 13.0)
 
 
 def test_fold() -> None:

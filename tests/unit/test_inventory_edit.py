@@ -57,6 +57,23 @@ def test_a_service_with_resources_in_order(db: Database) -> None:
     assert row["resources"][0]["name"] == "vip" and row["domain"] == ["io1", "io2"]
 
 
+@pytest.mark.parametrize(("domain", "order"), [
+    ("io2,io1", ["io2", "io1"]), ("io[1-2]", ["io1", "io2"]), ("io[2,1]", ["io1", "io2"]),
+    ("io2,@cell:c1", ["io2", "io1"]), ("io[1-2]!io1,io1", ["io2", "io1"]),
+])
+def test_a_domain_keeps_the_order_written(db: Database, domain: str,
+                                          order: list[str]) -> None:
+    """A failover domain is a list of preference: `io2,io1` puts io2 first (a node set
+    alone would sort it); within one range ClusterShell's order holds."""
+    site(db)
+    with change(db) as changes:
+        set_service(changes.session, "c1", "svc", ServiceChange(
+            domain=domain, resources=(("disk", "dummy"),)))
+    with db.transaction() as session:
+        [row] = show(session, "services", "io1")
+    assert row["domain"] == order
+
+
 def test_fence_devices_make_levels(db: Database) -> None:
     site(db)
     with change(db) as changes:

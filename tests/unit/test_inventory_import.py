@@ -1,25 +1,22 @@
 """`db import` and `db export`: the management pair's inventory.toml, cell
-configurations (and a cluster.conf through the rhcs importer), whole-inventory
-documents that round-trip in TOML and JSON; refusals change nothing. On SQLite and
-PostgreSQL."""
+configurations, whole-inventory documents that round-trip in TOML and JSON; refusals
+change nothing. On SQLite and PostgreSQL. (A cluster.conf: test_inventory_rhcs.py;
+inline passwords: test_inventory_secrets.py.)"""
 
 from __future__ import annotations
 
 import re
-import sys
-import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from inventorykit import db, site, state, versions
 
-from tandem.config import ClusterConfig, parse_config
+from tandem.config import parse_config
 from tandem.inventory.cellparts import ServiceChange, set_service
 from tandem.inventory.database import Database
 from tandem.inventory.errors import InventoryInvalid
 from tandem.inventory.export import export_document, render
-from tandem.inventory.importer import Imported, import_files
+from tandem.inventory.importer import Imported, ImportSettings, import_files
 from tandem.inventory.show import show
 from tandem.inventory.storage import (
     ExportChange,
@@ -55,7 +52,7 @@ CELL2 = re.sub(r'password = "[^"]*"', 'password_file = "/etc/tandem/bmc.pw"',
 
 def _import(db: Database, *paths: Path, kind: str | None = None) -> list[Imported]:
     with change(db) as changes:
-        return import_files(changes.session, list(paths), kind)
+        return import_files(changes.session, list(paths), ImportSettings(kind=kind))
 
 
 def _file(tmp_path: Path, name: str, text: str) -> Path:
@@ -93,8 +90,8 @@ def test_passwords_are_refused(db: Database) -> None:
     """The example inventory.toml has its BMC passwords inline (a lab's): the inventory
     will not keep them."""
     before = state(db)
-    with pytest.raises(InventoryInvalid, match="a BMC password in the file: the inventory "
-                                               "keeps no secrets"):
+    with pytest.raises(InventoryInvalid, match=r"node1: BMC: a password in the file: the "
+                                               r"inventory keeps no secrets.*--secrets-dir"):
         _import(db, EXAMPLES / "mgmt-ha" / "inventory.toml")
     assert state(db) == before
 
@@ -160,21 +157,13 @@ def test_export_import_round_trip(db: Database, tmp_path: Path, fmt: str) -> Non
     other.dispose()
 
 
-@dataclass(frozen=True)
-class _FakeRhcs:
-    config: ClusterConfig
-    notes: list[str]
-
-
-def test_a_cluster_conf_goes_through_the_same_function(
-        db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rhcs importer (another module) hands over a ClusterConfig and its notes."""
-    module = types.ModuleType("tandem.config.importers.rhcs")
-    config = parse_config(CELL2)
-    module.import_rhcs = lambda text, source: _FakeRhcs(config, [f"{source}:3: a note"])  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tandem.config.importers.rhcs", module)
-    conf = _file(tmp_path, "cluster.conf", '<?xml version="1.0"?>\n<cluster name="x"/>\n')
-    [done] = _import(db, conf, kind="nfs")
-    assert done.kind == "cluster.conf" and done.notes[0] == f"{conf}:3: a note"
+def test_one_cell_twice_in_one_import(db: Database, tmp_path: Path) -> None:
+    """A cell file, then a document naming the same cell's members again, in one
+    transaction: the second replaces the first's members (it used to crash the ORM)."""
+    cell = _file(tmp_path, "cell2.toml", CELL2)
+    again = _file(tmp_path, "again.toml", f'[[cells]]\nname = "{parse_config(CELL2).name}"\n'
+                  f'members = ["node2", "node1"]\n')
+    _import(db, cell, cell, again)
     with db.transaction() as session:
-        assert [c["kind"] for c in show(session, "cells")] == ["nfs"]
+        [row] = show(session, "cells")
+    assert [(m["name"], m["id"]) for m in row["members"]] == [("node2", 1), ("node1", 2)]

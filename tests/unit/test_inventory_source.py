@@ -12,6 +12,7 @@ from inventorykit import db, site, state
 
 from tandem.common.errors import TandemError
 from tandem.config import parse_config
+from tandem.fleet.errors import SelectionError
 from tandem.fleet.source import CellSource, NodeTarget, Selection, ServiceLocation
 from tandem.inventory.database import Database
 from tandem.inventory.errors import InventoryInvalid
@@ -56,17 +57,18 @@ def test_selections(db: Database, selection: Selection, cells: list[str]) -> Non
 ])
 def test_bad_selections(db: Database, selection: Selection, problem: str) -> None:
     site(db, pairs=3)
-    with pytest.raises(InventoryInvalid) as caught:
+    with pytest.raises(SelectionError) as caught:
         InventorySource(db).targets(selection)
     assert str(caught.value).endswith(problem) or problem in str(caught.value)
+    assert caught.value.exit_code == 2  # bad input, as for a directory of cell files
 
 
 def test_where_services_ran_is_kept_with_its_time(db: Database) -> None:
     site(db)
     source = InventorySource(db)
-    source.record("c1", [ServiceLocation("ost0", "io2", "started"),
-                         ServiceLocation("ost1", None, "stopped")], 1000.5)
-    source.record("c1", [ServiceLocation("ost0", "io1", "started")], 1010.0)
+    source.record({"c1": [ServiceLocation("ost0", "io2", "started"),
+                          ServiceLocation("ost1", None, "stopped")]}, 1000.5)
+    source.record({"c1": [ServiceLocation("ost0", "io1", "started")]}, 1010.0)
     with db.transaction() as session:
         rows = show(session, "locations", "io1")
     assert rows == [{"cell": "c1", "service": "ost0", "node": "io1", "state": "started",
@@ -77,7 +79,8 @@ def test_recording_for_an_unknown_cell_changes_nothing(db: Database) -> None:
     site(db)
     before = state(db)
     with pytest.raises(InventoryInvalid, match="unknown cell 'c9'"):
-        InventorySource(db).record("c9", [ServiceLocation("s", "io1", "started")], 1.0)
+        InventorySource(db).record({"c1": [ServiceLocation("s", "io1", "started")],
+                                    "c9": [ServiceLocation("s", "io1", "started")]}, 1.0)
     assert state(db) == before
 
 
@@ -91,6 +94,6 @@ def test_a_database_that_is_down_is_one_line(tmp_path: Path) -> None:
             source.targets(Selection(all=True))
         assert problem in str(caught.value) and "\n" not in str(caught.value)
         with pytest.raises(TandemError) as caught:
-            source.record("c1", [], 1.0)
+            source.record({"c1": []}, 1.0)
         assert problem in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "gone.db").exists()

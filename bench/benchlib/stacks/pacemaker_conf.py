@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 from benchlib.cells import service_params
 from benchlib.errors import BenchError
 from tandem.config import ClusterConfig
-from tandem.lab.bmcpass import bmc_password
+from tandem.lab.bmcauth import bmc_password
 
 FENCE_AGENT = "fence_benchlab"
 GROUP = "web"

@@ -49,8 +49,9 @@ def register(sub: Sub) -> None:
                             help="also show each change as a unified diff")
         if name == "push":
             op.add_argument("--with-key", action="store_true",
-                            help="also send each cell's key (KEY_DIR/CELL.key) on stdin, "
-                                 "for reinstalled nodes; never printed or logged")
+                            help="also send each cell's key (KEY_DIR/CELL.key) and the "
+                                 "password files its configuration names, on stdin, for "
+                                 "reinstalled nodes; never printed or logged")
         op.set_defaults(func=cmd_cells, operation=name)
 
 

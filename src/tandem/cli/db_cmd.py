@@ -53,6 +53,15 @@ def register(sub: Sub) -> None:
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--kind", help="kind of the cells imported from cell files "
                                     "(default: as in the inventory, else generic)")
+    imp.add_argument("--secrets-dir", type=Path, metavar="DIR",
+                     help="write each password found inline to DIR/NAME.password (0600) "
+                          "and keep that path (without it such files are refused); "
+                          "cluster.conf fence passwords are expected there too")
+    imp.add_argument("--address", action="append", default=[],
+                     metavar="NODE=NET:IF:ADDR/PREFIX",
+                     help="a cluster.conf node's address on a network, a heartbeat ring "
+                          "in the order given (repeatable; default: the addresses the "
+                          "inventory has for that node)")
     imp.set_defaults(func=cmd_import)
     exp = cmds.add_parser("export", parents=[common], help="the whole inventory as one "
                           "document that db import reads back")
@@ -113,12 +122,16 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def write(args: argparse.Namespace, what: str, body: Callable[[Any], Any]) -> int:
-    """Run `body(session)` in one write transaction; say what it did."""
+def write(args: argparse.Namespace, what: str, body: Callable[[Any], Any],
+          before_commit: Callable[[], None] | None = None) -> int:
+    """Run `body(session)` in one write transaction (then `before_commit`, once every
+    changed cell is generated); say what it did."""
     from tandem.inventory.writes import change
 
     with change(_database(args)) as changes:
         result = body(changes.session)
+        if before_commit is not None:
+            changes.before_commit.append(before_commit)
     if result is not None:
         print(f"{what}: {result}")
     for cell, (old, new) in sorted(changes.versions.items()):
@@ -138,10 +151,26 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from tandem.inventory.importer import Imported, import_files
+    from tandem.config.importers.addresses import parse_address
+    from tandem.config.importers.errors import OptionError
+    from tandem.inventory.importer import Imported, ImportSettings, import_files
+    from tandem.inventory.secrets import SecretFiles
 
+    try:
+        addresses = tuple(parse_address(word) for word in args.address)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    secrets = SecretFiles(args.secrets_dir)
+    settings = ImportSettings(kind=args.kind, secrets=secrets, addresses=addresses)
     done: list[Imported] = []
-    write(args, "import", lambda s: done.extend(import_files(s, args.files, args.kind)))
+    try:
+        write(args, "import", lambda s: done.extend(import_files(s, args.files, settings)),
+              before_commit=secrets.stage)
+    except BaseException:
+        secrets.discard()
+        raise
+    for path in secrets.publish():
+        print(f"password written to {path} (mode 0600)")
     for imported in done:
         print(f"{imported.source}: imported ({imported.kind})")
         for note in imported.notes:

@@ -166,7 +166,7 @@ def _service_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cell", metavar="CELL")
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--domain", metavar="NODESET", help="where it may run, preferred "
-                        "first")
+                        "first, in the order written (io6,io5: io6 first)")
     _bool(parser, "autostart", "start it once the cell has formed (default: yes)")
     parser.add_argument("--recovery", choices=("restart", "relocate", "disable"))
     parser.add_argument("--max-restarts", type=int)

@@ -13,7 +13,7 @@ from typing import Any
 from tandem.cli.common import Sub, UsageError
 from tandem.cli.render import print_json, progress_line, table
 from tandem.lab import builder
-from tandem.lab.bmcpass import bmc_password
+from tandem.lab.bmcauth import bmc_password
 from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames, existing_labs
 from tandem.lab.nodes import NodeControl

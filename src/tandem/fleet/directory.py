@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,13 @@ class DirectorySource:
                                 cell_groups(everything))
         return [t for t in everything if any(n.name in chosen for n in t.nodes)]
 
-    def record(self, cell: str, locations: Sequence[ServiceLocation],
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
+        for cell, locations in seen.items():
+            self._record(cell, locations, seen_at)
+
+    def _record(self, cell: str, locations: Sequence[ServiceLocation],
+                seen_at: float) -> None:
         path = self.directory / LOCATIONS_DIR / f"{cell}.json"
         data = {"cell": cell, "seen_at": seen_at,
                 "services": [{"service": loc.service, "node": loc.node, "state": loc.state}

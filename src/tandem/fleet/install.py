@@ -1,7 +1,8 @@
 """The node's side of `tandem cells push`: `tandem config install --stdin` takes the
-payload (tandem.fleet.payload), checks everything, then installs the cluster key (mode
-0600) and the configuration, or hands the configuration to the running daemon, which
-loads it and passes it to the other members.
+payload (tandem.fleet.payload), checks everything, then installs the password files
+the configuration names and the cluster key (each mode 0600, at its path), and the
+configuration, or hands the configuration to the running daemon, which loads it and
+passes it to the other members.
 
 Refused, with one line and nothing changed: a damaged payload, a configuration the
 loader refuses, a node that is not a member, a configuration older than the one here or
@@ -14,9 +15,6 @@ one (the command line passes the real control-socket client).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +24,9 @@ from tandem.config import ClusterConfig, parse_config
 from tandem.daemon.configpush import install as install_file
 from tandem.fleet.errors import FleetError
 from tandem.fleet.payload import Payload
+from tandem.fleet.privfile import write_private
 from tandem.fleet.remote import NODE_CONFIG
+from tandem.fleet.secrets import check_secrets, write_secret
 
 
 class InstallRefused(FleetError):
@@ -56,6 +56,9 @@ class NodeFiles:
     def key_path(self, config: ClusterConfig) -> Path:
         return self.root / config.key_file.lstrip("/")
 
+    def under_root(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
 
 def install(payload: Payload, node: str, files: NodeFiles, daemon: Daemon) -> str:
     """Install `payload` on `node`; one line saying what was done."""
@@ -69,6 +72,9 @@ def install(payload: Payload, node: str, files: NodeFiles, daemon: Daemon) -> st
     running = daemon.running_version()
     action = _config_action(payload.text, config.config_version, files.config, running)
     key_action = _key_action(payload, files.key_path(config), running)
+    check_secrets(payload.secrets)
+    written = sum(write_secret(files.under_root(path), value)
+                  for path, value in sorted(payload.secrets.items()))
     if key_action == "installed":
         assert payload.key_hex is not None
         write_key(files.key_path(config), payload.key_hex)
@@ -80,7 +86,11 @@ def install(payload: Payload, node: str, files: NodeFiles, daemon: Daemon) -> st
     else:
         said = "already in place"
     line = f"{config.name} version {config.config_version} {said}"
-    return line + (f"; key {key_action}" if key_action else "")
+    line += f"; key {key_action}" if key_action else ""
+    if payload.secrets:
+        line += (f"; {written} of {len(payload.secrets)} password files installed"
+                 if written else f"; {len(payload.secrets)} password files unchanged")
+    return line
 
 
 def _config_action(text: str, version: int, path: Path, running: int | None) -> str:
@@ -133,23 +143,7 @@ def _key_action(payload: Payload, path: Path, running: int | None) -> str:
 
 def write_key(path: Path, key_hex: str) -> None:
     """Replace the key file atomically; the file is 0600 from its creation on."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(tmp, flags, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, (key_hex.lower() + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise FleetError(f"cannot write the cluster key {path}: "
-                         f"{exc.strerror or exc}") from None
+    write_private(path, (key_hex.lower() + "\n").encode("ascii"), "cluster key")
 
 
 def _load(daemon: Daemon, text: str, version: int) -> str:

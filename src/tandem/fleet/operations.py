@@ -3,10 +3,10 @@ status and check, on the selected members of the selected cells.
 
 Each one asks the source for the cells, checks what it must before anything is sent
 (push and configure: every selected cell's configuration loads and matches the cell,
-and with --with-key every key is readable), fans one command out per cell, and reads
-the answers into an Outcome. Status also records, through the source, where each
-cell's services run; a source that cannot keep it makes a one-line note in the
-outcome and the answers are shown all the same.
+and with --with-key every key and every password file it names is readable), fans one
+command out per cell, and reads the answers into an Outcome. Status also records,
+through the source, where each cell's services run; a source that cannot keep it makes
+a one-line note in the outcome and the answers are shown all the same.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tandem.fleet.keys import cell_key
 from tandem.fleet.nodesets import selected_members
 from tandem.fleet.payload import make_payload
 from tandem.fleet.report import CellOutcome, NodeOutcome, Outcome
+from tandem.fleet.secrets import read_secrets
 from tandem.fleet.settings import FleetSettings
 from tandem.fleet.source import CellSource, CellTarget, NodeTarget, Selection
 from tandem.fleet.transport import Done, Job, NodeResult, Transport
@@ -102,8 +103,11 @@ class Fleet:
         plans = self.plans(selection, strict=True, qdisk=qdisk)
         keys = {p.target.name: cell_key(self.settings.key_dir, p.target.name)
                 for p in plans} if with_key else {}
+        secrets = {p.target.name: read_secrets(p.config) for p in plans
+                   if p.config is not None} if with_key else {}
         payloads = {p.target.name: make_payload(p.target.name, p.target.config_text or "",
-                                                keys.get(p.target.name)).encode()
+                                                keys.get(p.target.name),
+                                                secrets.get(p.target.name)).encode()
                     for p in plans}
         results = self._fan_out("push", plans, remote.INSTALL, progress, {},
                                 stdin=lambda plan: payloads[plan.target.name])
@@ -161,15 +165,15 @@ class Fleet:
                            plan.target.config_version, tuple(nodes))
 
     def _record(self, cells: Sequence[CellOutcome]) -> str:
-        """Record where services run; the first error's line (then stop trying)."""
-        seen_at = self.clock()
-        for cell in cells:
-            if cell.seen_by is None:
-                continue
-            try:
-                self.source.record(cell.name, locations(cell), seen_at)
-            except TandemError as exc:
-                return f"where services run was not recorded: {exc}"
+        """Record where services run in the cells that answered (one write for all);
+        the error's line when that fails."""
+        seen = {cell.name: locations(cell) for cell in cells if cell.seen_by is not None}
+        if not seen:
+            return ""
+        try:
+            self.source.record(seen, self.clock())
+        except TandemError as exc:
+            return f"where services run was not recorded: {exc}"
         return ""
 
 

@@ -1,12 +1,14 @@
 """What `tandem cells push` sends each node on stdin: the cell's configuration, its
-sha256, and (with --with-key) the cell's key. Never on a command line, never printed:
-the key is kept out of every repr, and no error message quotes the payload."""
+sha256, and (with --with-key) the cell's key and the password files its configuration
+names ({path: content}). Never on a command line, never printed: the key and the
+passwords are kept out of every repr, and no error message quotes the payload."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tandem.fleet.errors import FleetError
@@ -28,18 +30,22 @@ class Payload:
     text: str
     sha256: str
     key_hex: str | None = field(default=None, repr=False)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def encode(self) -> bytes:
-        data = {"format": FORMAT, "cell": self.cell, "config": self.text,
-                "sha256": self.sha256}
+        data: dict[str, object] = {"format": FORMAT, "cell": self.cell,
+                                   "config": self.text, "sha256": self.sha256}
         if self.key_hex is not None:
             data["key"] = self.key_hex
+        if self.secrets:
+            data["secrets"] = dict(self.secrets)
         return json.dumps(data).encode() + b"\n"
 
 
-def make_payload(cell: str, text: str, key: bytes | None) -> Payload:
+def make_payload(cell: str, text: str, key: bytes | None,
+                 secrets: Mapping[str, str] | None = None) -> Payload:
     return Payload(cell, text, hashlib.sha256(text.encode()).hexdigest(),
-                   key.hex() if key is not None else None)
+                   key.hex() if key is not None else None, dict(secrets or {}))
 
 
 def decode_payload(data: bytes) -> Payload:
@@ -62,7 +68,11 @@ def decode_payload(data: bytes) -> Payload:
                            "(damaged on the way?)")
     if key is not None and not _is_key(key):
         raise PayloadError(f"the key in the payload is not {KEY_HEX_DIGITS} hex digits")
-    return Payload(cell, text, sha, key)
+    secrets = raw.get("secrets", {})
+    if not isinstance(secrets, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()):
+        raise PayloadError("the password files in the payload are not {path: text}")
+    return Payload(cell, text, sha, key, secrets)
 
 
 def _is_key(value: object) -> bool:

@@ -9,7 +9,7 @@ members only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,8 +66,9 @@ class CellSource(Protocol):
         TandemError naming an unknown node or an empty selection."""
         ...
 
-    def record(self, cell: str, locations: Sequence[ServiceLocation],
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
-        """Keep where each service of `cell` ran at `seen_at` (wall clock); a
-        TandemError (one line) if it cannot be kept, e.g. the database is down."""
+        """Keep where each service of each cell of `seen` ran at `seen_at` (wall
+        clock), all at once; a TandemError (one line) if it cannot be kept, e.g. the
+        database is down."""
         ...

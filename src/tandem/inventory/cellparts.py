@@ -108,7 +108,8 @@ def set_service(session: Session, cell_name: str, name: str, change: ServiceChan
         cell.services.append(service)
     if change.domain is not None:
         members = {mb.node.name for mb in cell.members}
-        nodes = [n.name for n in known_nodes(session, change.domain, "domain")]
+        nodes = [n.name for n in known_nodes(session, change.domain, "domain",
+                                             ordered=True)]
         outside = [n for n in nodes if n not in members]
         if outside:
             raise InventoryInvalid(f"service {name}: {', '.join(outside)} not in cell "

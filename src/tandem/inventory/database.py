@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ ENV_VAR = "TANDEM_DB"
 HEAD = "0001"  # the newest migration (tests check it against the migrations)
 MIGRATIONS = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT_S = 5
+VERSION_TABLE = "alembic_version"  # where Alembic keeps the revision
 
 
 def database_url(given: str | None = None) -> str:
@@ -107,10 +108,8 @@ class Database:
         return self._revision()
 
     def _revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
         with self.reachable(), self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return current_revision(connection)
 
     def init(self) -> tuple[str | None, str]:
         """Create the tables, or bring them to HEAD: (revision before, revision now)."""
@@ -135,9 +134,7 @@ class Database:
                                     f"init` (or give --db URL)")
 
     def _check_revision(self, session: Session) -> None:
-        from alembic.runtime.migration import MigrationContext
-
-        found = MigrationContext.configure(session.connection()).get_current_revision()
+        found = current_revision(session.connection())
         if found == HEAD:
             return
         if found is None:
@@ -145,6 +142,15 @@ class Database:
                                     f"`tandem db init`")
         raise InventoryOutdated(f"{self.name} is at schema revision {found}, this tandem "
                                 f"needs {HEAD}: run `tandem db init` to upgrade it")
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The schema revision Alembic recorded (None: no tables yet), read directly: every
+    command checks it, and importing Alembic for that costs ~0.15 s of start-up."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    return str(rows[0][0]) if rows else None
 
 
 def _engine_options(sqlite: bool) -> dict[str, Any]:

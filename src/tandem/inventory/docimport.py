@@ -31,6 +31,7 @@ from tandem.inventory.edit import (
     set_nodes,
 )
 from tandem.inventory.errors import InventoryInvalid
+from tandem.inventory.secrets import SecretFiles, secret_stem
 from tandem.inventory.storage import (
     ExportChange,
     FilesystemChange,
@@ -44,16 +45,19 @@ TOP_KEYS = ("heartbeat", "nodes", "cells", "filesystems", "targets", "exports")
 PAIR_CELL = "mgmt"
 
 
-def apply_document(session: Session, data: dict[str, Any], source: str) -> list[str]:
-    """Apply the document `data` read from `source`; notes for the operator."""
+def apply_document(session: Session, data: dict[str, Any], source: str,
+                   secrets: SecretFiles | None = None) -> list[str]:
+    """Apply the document `data` read from `source`; notes for the operator. Inline
+    passwords go to `secrets` (refused when it has no directory)."""
+    secrets = secrets or SecretFiles()
     try:
         top = Section(data, source)
         top.only(*TOP_KEYS)
         for node in top.tables("nodes"):
-            _node(session, node)
+            _node(session, node, secrets)
         cells = list(top.tables("cells"))
         for cell in cells:
-            _cell(session, cell)
+            _cell(session, cell, secrets)
         notes = _pair(session, top) if not cells else []
         for fs in top.tables("filesystems"):
             _filesystem(session, fs)
@@ -66,25 +70,27 @@ def apply_document(session: Session, data: dict[str, Any], source: str) -> list[
     return notes
 
 
-def bmc_change(sec: Section | None, where: str) -> NodeChange:
-    """A `bmc` table as the change that replaces a node's BMC (no password allowed)."""
+def bmc_change(sec: Section | None, node: str, secrets: SecretFiles) -> NodeChange:
+    """A `bmc` table as the change that replaces a node's BMC (an inline password goes
+    to `secrets`)."""
     if sec is None:
         return NodeChange(drop_bmc=True)
+    sec.only("address", "port", "user", "password", "password_file")
+    password_file = sec.string("password_file")
     if "password" in sec.data:
-        raise InventoryInvalid(f"{where}: a BMC password in the file: {NO_SECRETS} "
-                               f"(password_file)")
-    sec.only("address", "port", "user", "password_file")
+        password_file = secrets.keep(secret_stem(node, "bmc"), sec.req_string("password"),
+                                     f"{sec.file}: node {node}: BMC")
     return NodeChange(bmc_address=sec.ip_address("address"),
                       bmc_port=sec.integer("port", 623, minimum=1, maximum=65535),
                       bmc_user=sec.string("user", "admin") or "admin",
-                      bmc_password_file=sec.string("password_file"), drop_bmc=True)
+                      bmc_password_file=password_file, drop_bmc=True)
 
 
-def _node(session: Session, sec: Section) -> None:
+def _node(session: Session, sec: Section, secrets: SecretFiles) -> None:
     sec.only("name", "roles", "networks", "bmc")
     name = sec.req_string("name", pattern=NAME_RE)
     interfaces = read_interfaces(sec.table("networks"))
-    bmc = bmc_change(sec.table("bmc"), f"{sec.file}: {sec.where('bmc')}")
+    bmc = bmc_change(sec.table("bmc"), name, secrets)
     roles = tuple(sec.strings("roles")) if "roles" in sec.data else None
     set_nodes(session, [name], NodeChange(
         roles=roles, addresses=tuple((i.network, i.interface, str(i.address))
@@ -93,7 +99,7 @@ def _node(session: Session, sec: Section) -> None:
         bmc_port=bmc.bmc_port, bmc_password_file=bmc.bmc_password_file, drop_bmc=True))
 
 
-def _cell(session: Session, sec: Section) -> None:
+def _cell(session: Session, sec: Section, secrets: SecretFiles) -> None:
     sec.only("name", "kind", "members", "heartbeat", "key_file", "port", "heartbeat_ms",
              "token_ms", "wait_for_all", "fence_delay_ms", "qdisk", "config_version",
              "config_hash", "fence_devices", "services")
@@ -113,7 +119,8 @@ def _cell(session: Session, sec: Section) -> None:
     cell.qdisk = dict(qdisk.data) if qdisk is not None else None
     cell.config_version = sec.integer("config_version", cell.config_version, minimum=0)
     cell.config_hash = sec.string("config_hash", cell.config_hash) or ""
-    replace(cell, "fence_devices", [_device(d) for d in sec.tables("fence_devices")])
+    replace(cell, "fence_devices", [_device(d, name, secrets)
+                                    for d in sec.tables("fence_devices")])
     replace(cell, "services", service_rows(read_services(sec)))
 
 
@@ -134,19 +141,24 @@ def _members(sec: Section) -> tuple[tuple[str, int, int], ...]:
     return tuple(members)
 
 
-def _device(sec: Section) -> m.FenceDevice:
+def _device(sec: Section, cell: str, secrets: SecretFiles) -> m.FenceDevice:
     sec.only("name", "level", "type", "agent", "options", "address", "port", "user",
-             "password_file", "delay_ms", "timeout_s")
+             "password", "password_file", "delay_ms", "timeout_s")
+    name = sec.req_string("name", pattern=NAME_RE)
     options = sec.table("options")
     values = {k: str(v) for k, v in (options.data.items() if options else ())}
-    if "password" in sec.data or any(is_secret(k) for k in values):
+    if any(is_secret(k) for k in values):
         raise sec.fail("options", f"a password in the file: {NO_SECRETS} (password_file)")
+    password_file = sec.string("password_file")
+    if "password" in sec.data:
+        password_file = secrets.keep(secret_stem(cell, name), sec.req_string("password"),
+                                     f"{sec.file}: fence device {name} of {cell}")
     return m.FenceDevice(
-        name=sec.req_string("name", pattern=NAME_RE),
+        name=name,
         level=sec.integer("level", 1, minimum=1, maximum=16),
         type=sec.req_string("type"), agent=sec.string("agent"), options=values,
         address=sec.string("address"), port=_optional_int(sec, "port"),
-        user=sec.string("user"), password_file=sec.string("password_file"),
+        user=sec.string("user"), password_file=password_file,
         delay_ms=sec.integer("delay_ms", 0, minimum=0),
         timeout_s=sec.number("timeout_s", 20.0, minimum=0.1))
 

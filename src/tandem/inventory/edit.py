@@ -82,9 +82,12 @@ def node_groups(session: Session) -> NodeGroups:
     return NodeGroups(groups, cells)
 
 
-def known_nodes(session: Session, text: str, what: str = "node set") -> list[m.Node]:
-    """The nodes of node set `text`, every one known; InventoryInvalid otherwise."""
-    names = node_groups(session).expand(text, what)
+def known_nodes(session: Session, text: str, what: str = "node set",
+                ordered: bool = False) -> list[m.Node]:
+    """The nodes of node set `text`, every one known; InventoryInvalid otherwise.
+    `ordered`: in the order written (a list of preference), else sorted."""
+    groups = node_groups(session)
+    names = groups.expand_ordered(text, what) if ordered else groups.expand(text, what)
     if not names:
         raise InventoryInvalid(f"{what} {text!r} names no node")
     found = {n.name: n for n in session.scalars(select(m.Node).where(m.Node.name.in_(names)))}
@@ -265,6 +268,8 @@ def set_members(session: Session, cell: m.Cell, nodes: Sequence[m.Node],
     names = {n.name for n in nodes}
     if ids is not None:
         replace(cell, "members", [])  # the members refer to nodes: made after the flush
+        for node in nodes:  # each still holds its deleted membership in memory
+            session.expire(node, ["membership"])
         cell.members = [m.CellMember(node=n, nodeid=i, votes=1)
                         for n, i in zip(nodes, ids, strict=True)]
         return

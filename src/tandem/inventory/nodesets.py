@@ -51,6 +51,31 @@ class NodeGroups:
         except (NodeSetException, GroupResolverError) as exc:
             raise InventoryInvalid(f"{what} {text!r}: not a node set: {exc}") from None
 
+    def expand_ordered(self, text: str, what: str = "node set") -> list[str]:
+        """The node names of `text` in the order written (`io6,io5` is io6 first; a
+        range within one part in ClusterShell's order): for lists of preference such
+        as a failover domain. The names are those of `expand`."""
+        names = self.expand(text, what)
+        members = set(names)
+        ordered: dict[str, None] = {}
+        for part in _top_level_parts(text):
+            for name in self.expand(part, what) if part else ():
+                if name in members:
+                    ordered.setdefault(name)
+        return [*ordered, *(n for n in names if n not in ordered)]
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """`text` cut at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
 
 def fold(names: Iterable[str]) -> str:
     """Names as one node set (`io[1-4]`); "" for none."""

@@ -9,10 +9,11 @@ first address.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 
+from tandem.fleet.errors import SelectionError
 from tandem.fleet.source import CellTarget, NodeTarget, Selection, ServiceLocation
 from tandem.inventory import models as m
 from tandem.inventory.database import Database
@@ -35,7 +36,10 @@ class InventorySource:
         with self.db.transaction() as session:
             groups = node_groups(session)
             known = set(session.scalars(select(m.Node.name)))
-            wanted = _selected(selection, groups, known)
+            try:
+                wanted = _selected(selection, groups, known)
+            except InventoryInvalid as exc:  # bad input, as the fleet says it (exit 2)
+                raise SelectionError(str(exc)) from None
             cells = [c for c in session.scalars(cells_query())
                      if any(mb.node.name in wanted for mb in c.members)]
             stale = [c.name for c in cells if not c.config_text]
@@ -44,20 +48,21 @@ class InventorySource:
                 settle(session)
             return self.targets(selection)
         if not cells:
-            raise InventoryInvalid(f"no cell has a member in the selection "
+            raise SelectionError(f"no cell has a member in the selection "
                                    f"({_describe(selection)})")
         return [_target(c, wanted) for c in cells]
 
-    def record(self, cell: str, locations: Sequence[ServiceLocation],
+    def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
+        """One transaction for every cell of `seen` (an unknown cell: nothing kept)."""
         with self.db.transaction(write=True) as session:
-            row = find_cell(session, cell)
+            ids = {name: find_cell(session, name).id for name in sorted(seen)}
             session.execute(delete(m.ServiceLocation).where(
-                m.ServiceLocation.cell_id == row.id))
-            for location in locations:
-                session.add(m.ServiceLocation(cell_id=row.id, service=location.service,
-                                              node=location.node, state=location.state,
-                                              seen_at=seen_at))
+                m.ServiceLocation.cell_id.in_(list(ids.values()))))
+            session.add_all(m.ServiceLocation(
+                cell_id=ids[cell], service=location.service, node=location.node,
+                state=location.state, seen_at=seen_at)
+                for cell, locations in seen.items() for location in locations)
 
 
 def _selected(selection: Selection, groups: NodeGroups, known: set[str]) -> set[str]:

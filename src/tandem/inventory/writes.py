@@ -8,7 +8,7 @@ cell's generated text does.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -23,10 +23,13 @@ from tandem.inventory.snapshot import Snapshot, read_snapshot
 @dataclass
 class Changes:
     """A write in progress; once committed, `versions` holds each cell whose
-    configuration moved: (version before, version now)."""
+    configuration moved: (version before, version now). `before_commit` runs once
+    every cell is generated, still inside the transaction (an error there undoes it
+    all): files that must exist exactly when the change does are written then."""
 
     session: Session
     versions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -38,6 +41,8 @@ def change(db: Database) -> Iterator[Changes]:
         changes = Changes(session)
         yield changes
         changes.versions = settle(session, before)
+        for step in changes.before_commit:
+            step()
 
 
 def settle(session: Session, before: Snapshot | None = None) -> dict[str, tuple[int, int]]:

@@ -11,7 +11,8 @@ import logging
 import sys
 
 from tandem.lab.bmc import run_bmc
-from tandem.lab.bmcpass import bmc_password
+from tandem.lab.bmcauth import load_password
+from tandem.lab.names import LabNames
 from tandem.lab.nodes import NodeControl
 from tandem.lab.state import LabRecord
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if bmc is None:
         logging.error("node %s has no BMC in its configuration", args.node)
         return 2
-    password = bmc_password(record.name, node)
+    password = load_password(LabNames(record.name), args.node)
     logging.info("BMC of %s listening on %s:%d (user %s)", args.node, bmc.address,
                  bmc.port, bmc.user)
     run_bmc(bmc.address, bmc.port, bmc.user, password, LabPowerSwitch(control, args.node))

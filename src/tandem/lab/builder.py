@@ -22,7 +22,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from tandem.config import ClusterConfig, load_config
 from tandem.config.cellfile import write_cell_file
 from tandem.lab import network as net
-from tandem.lab.bmcpass import lab_password_files, write_password_files
+from tandem.lab.bmcauth import read_passwords, save_passwords, write_password_files
 from tandem.lab.disks import create_disk, loops_backed_by
 from tandem.lab.names import DISK_DIR_IN_NODE, LabNames, existing_labs
 from tandem.lab.nodes import CONFIG_IN_NODE, NodeControl, is_runtime_dir, private_dirs
@@ -67,12 +67,14 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
     wires = net.plan_wires(config, names)
     check_host_overlap(config, wires)
     _check_key_file(config)
+    passwords, made = read_passwords(config, blank=blank)
     record = LabRecord(name=names.lab, config_file=str(names.directory / "cluster.toml"),
                        source=source or str(Path(config_path).resolve()),
                        start_daemons=start, blank_nodes=blank, sshd=sshd)
     names.directory.mkdir(parents=True, exist_ok=False)
     try:
-        _build(config, names, record, wires, progress)
+        save_passwords(passwords, names)
+        _build(config, names, record, wires, progress, made=made)
     except BaseException as exc:
         progress("build failed: removing what was created")
         lab_down(names.lab)
@@ -83,7 +85,7 @@ def lab_up(config_path: str, name: str | None = None, *, start: bool = False,
 
 
 def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
-           wires: list[net.Wire], progress: Progress) -> None:
+           wires: list[net.Wire], progress: Progress, *, made: dict[str, str]) -> None:
     write_cell_file(Path(record.config_file), Path(config.source).read_text())
     record.save()
     progress("creating namespaces and bridges")
@@ -97,7 +99,7 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
     _init_quorum_disk(config, record)
     record.host_dirs_created = _prepare_host_mountpoints(config)
     record.save()
-    _prepare_node_roots(config, names, blank=record.blank_nodes)
+    _prepare_node_roots(config, names, made, blank=record.blank_nodes)
     if record.sshd:
         progress("making ssh keys")
         LabSsh(names).prepare(config)
@@ -167,10 +169,12 @@ def _prepare_host_mountpoints(config: ClusterConfig) -> list[str]:
     return created
 
 
-def _prepare_node_roots(config: ClusterConfig, names: LabNames, *, blank: bool) -> None:
+def _prepare_node_roots(config: ClusterConfig, names: LabNames, made: dict[str, str], *,
+                        blank: bool) -> None:
+    """Each node's private directories; unless blank, its cell file, key and the BMC
+    password files the lab made up (`made`: path in the node -> password)."""
     key = os.urandom(32).hex() + "\n"
     text = Path(config.source).read_text()
-    passwords = lab_password_files(config) if not blank else {}
     for node in config.nodes:
         root = names.node_root(node.name)
         for path in private_dirs(config):
@@ -180,7 +184,7 @@ def _prepare_node_roots(config: ClusterConfig, names: LabNames, *, blank: bool) 
         if blank:
             continue
         write_cell_file(root / CONFIG_IN_NODE.lstrip("/"), text)
-        write_password_files(passwords, root)
+        write_password_files(made, root)
         key_path = root / config.key_file.lstrip("/")
         key_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -6,7 +6,8 @@ never run by any daemon. It lists the management node and every member with its
 interfaces and BMC (node ids renumbered for the lab, fence levels left out); only the
 admin network is a heartbeat ring in it, so that the management node needs no other.
 The nodes boot blank (no configuration, no key: the management node pushes them) and
-run sshd; no tandemd starts by itself.
+run sshd; no tandemd starts by itself. A BMC's password file is read on the host when
+the lab is built (tandem.lab.bmcauth), a relative one from its cell file's directory.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from tandem.config import ClusterConfig
-from tandem.config.model import LabDef, NetworkDef, NodeDef, NodeInterface
+from tandem.config.model import BmcDef, LabDef, NetworkDef, NodeDef, NodeInterface
 from tandem.config.writer import Notes, config_text
 from tandem.fleet.directory import DirectorySource
 from tandem.lab import builder
@@ -59,15 +60,25 @@ def site_lab_config(source: DirectorySource) -> ClusterConfig:
     mgmt = site.management
     nodes = [NodeDef(mgmt.name, 1, interfaces=(NodeInterface(admin, mgmt.interface,
                                                              mgmt.address),))]
-    for config in cells:
-        for node in config.nodes:
-            nodes.append(dataclasses.replace(node, id=len(nodes) + 1, fence=()))
+    for cell in source.cells():
+        for node in cell.config.nodes:
+            nodes.append(dataclasses.replace(node, id=len(nodes) + 1, fence=(),
+                                             bmc=_from(node.bmc, cell.file.parent)))
     names = dict.fromkeys(net.name for c in cells for net in c.networks)
     if admin not in names:
         raise LabError(f"no cell has the admin network {admin!r}")
     networks = tuple(NetworkDef(n, 0 if n == admin else None) for n in names)
     return ClusterConfig(name=LAB_VIEW_NAME, key_file=KEY_FILE, networks=networks,
                          nodes=tuple(nodes), lab=_lab(cells))
+
+
+def _from(bmc: BmcDef | None, directory: Path) -> BmcDef | None:
+    """A BMC whose password file, if relative, is named from the cell file's directory
+    (the lab view is written elsewhere; the lab reads the file on the host)."""
+    if bmc is None or bmc.password_file is None or Path(bmc.password_file).is_absolute():
+        return bmc
+    return dataclasses.replace(bmc, password_file=str(directory.resolve() /
+                                                      bmc.password_file))
 
 
 def _lab(cells: list[ClusterConfig]) -> LabDef:
