@@ -7,9 +7,10 @@ site lab boot blank and get their copies only when the management node pushes th
 absolute path that does not exist on the host but lies in a private node directory
 (`/etc/tandem/...`, as a real cell keeps it) is made up by the lab: one random password
 per file, written 0600 at that path in every node that is not blank (each node fences
-through the others' BMCs). Whatever the BMC uses is kept in the lab's directory, 0600, for the BMC process and for
-whatever drives the BMC from outside (`tandem lab power`, the benchmarks' peers); a file
-that can be neither read nor made stops `lab up` in one line naming it.
+through the others' BMCs). Whatever the BMC uses is kept in the lab's directory, 0600,
+for the BMC process and for whatever drives the BMC from outside (`tandem lab power`,
+the benchmarks' peers); a file that can be neither read nor made stops `lab up` in one
+line naming it.
 """
 
 from __future__ import annotations
