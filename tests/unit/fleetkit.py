@@ -22,12 +22,22 @@ from tandem.fleet.install import InstallRefused, NodeFiles, install
 from tandem.fleet.payload import decode_payload
 from tandem.fleet.remote import NO_CONFIG
 from tandem.fleet.transport import Done, Job, NodeResult
+from tandem.wire.keyfile import generate_key
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_SITE = REPO / "examples" / "site"
 RECORDED = REPO / "bench" / "data" / "cells_status" / "io1.out"
 NOT_RUNNING = ("tandem: error: tandemd is not running on this node "
                "(no /run/tandem/tandemd.sock)")
+
+
+def cell_keys(tmp: Path) -> Path:
+    """A fresh key per cell of the example site, in tmp/keys (as `--key-dir` wants)."""
+    folder = tmp / "keys"
+    folder.mkdir()
+    for cell in ("io12", "io34", "io56", "io78"):
+        generate_key(folder / f"{cell}.key")
+    return folder
 
 
 def copy_site(tmp: Path) -> Path:

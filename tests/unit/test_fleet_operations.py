@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleetkit import PretendSite, copy_site
+from fleetkit import PretendSite, cell_keys, copy_site
 
 from tandem.common.errors import TandemError
 from tandem.config import ConfigError
@@ -22,7 +22,6 @@ from tandem.fleet.operations import Fleet
 from tandem.fleet.report import Outcome
 from tandem.fleet.settings import FleetSettings
 from tandem.fleet.source import CellTarget, Selection, ServiceLocation
-from tandem.wire.keyfile import generate_key
 
 ALL = Selection(all=True)
 
@@ -39,11 +38,7 @@ def nodes(site: Path, tmp_path: Path) -> PretendSite:
 
 @pytest.fixture()
 def keys(tmp_path: Path) -> Path:
-    folder = tmp_path / "keys"
-    folder.mkdir()
-    for cell in ("io12", "io34", "io56", "io78"):
-        generate_key(folder / f"{cell}.key")
-    return folder
+    return cell_keys(tmp_path)
 
 
 def fleet(site: Path, nodes: PretendSite, keys: Path | None = None) -> Fleet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fleetkit import PretendSite, copy_site
+from fleetkit import PretendSite, cell_keys, copy_site
 
 from tandem.fleet.directory import DirectorySource
 from tandem.fleet.errors import FleetError
@@ -18,7 +18,6 @@ from tandem.fleet.operations import Fleet
 from tandem.fleet.payload import decode_payload, make_payload
 from tandem.fleet.settings import FleetSettings
 from tandem.fleet.source import Selection
-from tandem.wire.keyfile import generate_key
 
 ALL = Selection(all=True)
 PASSWORDS = {"io1": "bmc-one", "io2": "bmc-two"}
@@ -41,11 +40,7 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def keys(tmp_path: Path) -> Path:
-    folder = tmp_path / "keys"
-    folder.mkdir()
-    for cell in ("io12", "io34", "io56", "io78"):
-        generate_key(folder / f"{cell}.key")
-    return folder
+    return cell_keys(tmp_path)
 
 
 def fleet(site: Path, nodes: PretendSite, keys: Path) -> Fleet:
