@@ -37,6 +37,8 @@ from tandem.daemon.services.display import ServiceDisplay
 from tandem.daemon.services.executor import LocalServices
 from tandem.daemon.services.pacing import RoundPacing
 from tandem.daemon.services.store import ServiceStore
+from tandem.fencing.ipmi import STATUS_ANSWER
+from tandem.fencing.ipmishell import IpmiSessions
 from tandem.manager.actions import Publish
 from tandem.manager.decide import decide
 from tandem.membership.claims import HeartbeatClaims, PeerClaims
@@ -73,9 +75,10 @@ class Engine:
         self.ledger = Ledger.create(self.local.id, self.ids, self.started, self.incarnation)
         self.cell = CellState(config, self.local.id, self.events, unblocked=unblocked)
         self.pause = PauseGuard(config.timing.token_ms / 1000.0, self._paused)
+        self.ipmi_sessions = IpmiSessions()
         self.fencer = Fencer(config, self.ledger, self.events, self.paths.fence_history,
                              self.transitions, clock=self.clock,
-                             devices=self.env.fence_devices)
+                             devices=self.env.fence_devices, sessions=self.ipmi_sessions)
         self.fence_requests = FenceRequests()
         self.store = ServiceStore(config, self.local.id, self.paths.state_dir)
         self.local_services = LocalServices(config, self.local.name, self.events,
@@ -89,7 +92,8 @@ class Engine:
         self.disk_wait = DiskStopWait(self.events, self.ids,
                                       lambda delay: self.wake_in("disk", delay))
         self.fence_checks = FenceDeviceChecker(config, self.local.name, self.events,
-                                               config.timing.fence_check_s)
+                                               config.timing.fence_check_s,
+                                               sessions=self.ipmi_sessions)
         self.distribution = ConfigDistribution(config_path, self.ids, self.local.id,
                                                self.events, self.reload)
         self.messages = Messages(self)
@@ -126,6 +130,8 @@ class Engine:
         self._tasks = [loop.create_task(self.local_services.probe(), name="probe")]
         if self.env.device_checks:
             self._tasks.append(loop.create_task(self.fence_checks.run(), name="checks"))
+            self._tasks.append(loop.create_task(
+                self.ipmi_sessions.keep_alive(STATUS_ANSWER), name="ipmi-sessions"))
         self.events.add(EventKind.DAEMON_START, node=self.local.name,
                         detail=f"incarnation {self.incarnation}, config version "
                                f"{self.config.config_version}")
@@ -162,6 +168,7 @@ class Engine:
         for task in self._tasks:
             task.cancel()
         self.fencer.cancel_all()
+        await self.ipmi_sessions.close()
         await self.local_services.stop_all("tandemd stopping")
         self.send_state()
         await self.messages.leave()

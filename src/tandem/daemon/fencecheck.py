@@ -17,6 +17,7 @@ from tandem.config import ClusterConfig
 from tandem.daemon.events import EventLog
 from tandem.fencing.base import FenceError, resolve_target
 from tandem.fencing.devices import make_device
+from tandem.fencing.ipmishell import IpmiSessions
 from tandem.fencing.manual import ManualAcks
 
 log = logging.getLogger("tandemd.fencecheck")
@@ -47,8 +48,10 @@ class FenceDeviceChecker:
     """Checks every non-manual fence device of every other node, forever."""
 
     def __init__(self, config: ClusterConfig, local: str, events: EventLog,
-                 period_s: float = CHECK_PERIOD_S) -> None:
+                 period_s: float = CHECK_PERIOD_S,
+                 sessions: IpmiSessions | None = None) -> None:
         self.config = config
+        self.sessions = sessions
         self.local = local
         self.events = events
         self.period_s = period_s
@@ -79,7 +82,7 @@ class FenceDeviceChecker:
         health = self.health.setdefault(key, DeviceHealth(node_name, level, device_name))
         definition = self.config.fence_device(device_name)
         try:
-            device = make_device(definition, ManualAcks())
+            device = make_device(definition, ManualAcks(), self.sessions)
             target = resolve_target(self.config.node(node_name), definition)
             state = await asyncio.wait_for(device.status(target),
                                            definition.timeout_s + 1.0)

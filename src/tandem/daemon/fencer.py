@@ -21,6 +21,7 @@ from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.events import EventLog
 from tandem.fencing.base import FenceDevice
 from tandem.fencing.history import FenceHistory, FenceHistoryError
+from tandem.fencing.ipmishell import IpmiSessions
 from tandem.fencing.manual import ManualAcks
 from tandem.fencing.runner import FenceResult, fence_node
 from tandem.membership.ledger import SUSPECT, Ledger, NodeState, Transition
@@ -43,8 +44,10 @@ class Fencer:
                  history_path: Path | None,
                  on_change: Callable[[list[Transition]], None], *,
                  clock: Clock | None = None,
-                 devices: Mapping[str, FenceDevice] | None = None) -> None:
+                 devices: Mapping[str, FenceDevice] | None = None,
+                 sessions: IpmiSessions | None = None) -> None:
         self.config = config
+        self.sessions = sessions  # IPMI sessions kept open (shared with the checks)
         self.clock = clock or RealClock()
         self.devices = devices  # replaces the configured devices by name (tests)
         self.ledger = ledger
@@ -89,7 +92,7 @@ class Fencer:
         node = next(n for n in self.config.nodes if n.id == node_id)
         try:
             result = await fence_node(node, self.config, self.history, self.acks,
-                                      devices=self.devices)
+                                      devices=self.devices, sessions=self.sessions)
         except asyncio.CancelledError:
             if self.ledger.state(node_id) == NodeState.FENCING:
                 self._failed(node_id, "cancelled: this node lost quorum", 0)

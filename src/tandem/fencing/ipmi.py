@@ -18,6 +18,10 @@ wrong tool for fencing because it runs inside our process:
 
 The password reaches ipmitool through the environment (`-E`, `IPMI_PASSWORD`),
 which only the same user can read, never through the command line.
+
+In the daemon, commands go through a session kept open to the BMC
+(`tandem.fencing.ipmishell`) unless the device sets `session = "per-call"` (for BMCs
+with few session slots); any trouble with the kept session falls back to one-shot.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from tandem.fencing.base import (
     FenceUnreachable,
     PowerState,
 )
-from tandem.fencing.proc import CommandResult, one_line, run_command
+from tandem.fencing.ipmishell import IpmiSessions, SessionKey
+from tandem.fencing.proc import one_line, run_command
 
 IPMITOOL = "/usr/bin/ipmitool"
 PER_TRY_S = 1
 OPTION_FLAGS = {"cipher": "-C", "privlvl": "-L"}
+SESSION_MODES = ("keep", "per-call")
 # Worst case of `ipmitool -N 1 -R n` against a silent address, measured: n=1: 2 s,
 # n=2: 6 s, n=3: 12 s. The most retries that still end before the device timeout.
 RETRY_BUDGET = ((3, 12.0), (2, 6.0), (1, 2.0))
@@ -51,19 +57,29 @@ _UNREACHABLE = re.compile(r"Get Auth Capabilities error|Get Channel Authenticati
                           r"Capabilities|No response|Unable to establish", re.IGNORECASE)
 _NOISE = re.compile(r"^(Loading IANA|Using best available|Running Get VSO|Discovered IPMB|"
                     r"Invalid completion code received: Invalid command)")
-_STATUS = re.compile(r"Chassis Power is (on|off)")
+STATUS_ANSWER = re.compile(r"Chassis Power is (on|off)")
+_EXPECT = {"status": STATUS_ANSWER, "off": re.compile(r"Chassis Power Control: Down/Off"),
+           "on": re.compile(r"Chassis Power Control: Up/On")}
 
 
 class IpmiDevice(FenceDevice):
-    """A BMC reached with ipmitool; `options` may set `cipher` (-C) and `privlvl` (-L)."""
+    """A BMC reached with ipmitool; `options` may set `cipher` (-C), `privlvl` (-L)
+    and `session` ("keep", the default where `sessions` are given, or "per-call")."""
 
-    def __init__(self, definition: FenceDeviceDef, *, ipmitool: str = IPMITOOL) -> None:
+    def __init__(self, definition: FenceDeviceDef, *, ipmitool: str = IPMITOOL,
+                 sessions: IpmiSessions | None = None) -> None:
         super().__init__(definition)
         self.ipmitool = ipmitool
-        unknown = sorted(k for k, _ in definition.options if k not in OPTION_FLAGS)
+        options = dict(definition.options)
+        unknown = sorted(k for k in options if k not in {*OPTION_FLAGS, "session"})
         if unknown:
             raise FenceConfigError(f"ipmi device {definition.name!r}: unknown option(s) "
-                                   f"{', '.join(unknown)} (known: cipher, privlvl)")
+                                   f"{', '.join(unknown)} (known: cipher, privlvl, session)")
+        mode = options.get("session", "keep")
+        if mode not in SESSION_MODES:
+            raise FenceConfigError(f"ipmi device {definition.name!r}: option session must "
+                                   f"be keep or per-call, not {mode!r}")
+        self.sessions = sessions if mode == "keep" else None
 
     async def off(self, target: FenceTarget) -> None:
         await self._run(target, "off")
@@ -72,34 +88,51 @@ class IpmiDevice(FenceDevice):
         await self._run(target, "on")
 
     async def status(self, target: FenceTarget) -> PowerState:
-        result = await self._run(target, "status")
-        match = _STATUS.search(result.stdout)
+        output = await self._run(target, "status")
+        match = STATUS_ANSWER.search(output)
         return PowerState(match.group(1)) if match else PowerState.UNKNOWN
 
     def argv(self, target: FenceTarget, action: str) -> list[str]:
         """The ipmitool command line for `action` (it never holds the password)."""
+        retries = next((n for n, worst in RETRY_BUDGET if worst < self.definition.timeout_s), 1)
+        return [self.ipmitool, "-v", *self._connection(target, retries),
+                "chassis", "power", action]
+
+    def shell_argv(self, target: FenceTarget) -> list[str]:
+        """The command line of a kept session: one try per command, then one-shot."""
+        return [self.ipmitool, *self._connection(target, 1), "shell"]
+
+    def _connection(self, target: FenceTarget, retries: int) -> list[str]:
         if not target.address:
             raise FenceConfigError(f"ipmi device {self.name!r} has no address for "
                                    f"{target.node} (set one or give the node a [nodes.bmc])")
-        retries = next((n for n, worst in RETRY_BUDGET if worst < self.definition.timeout_s), 1)
-        argv = [self.ipmitool, "-v", "-I", "lanplus", "-H", target.address,
-                "-p", str(target.port), "-N", str(PER_TRY_S), "-R", str(retries), "-E"]
+        argv = ["-I", "lanplus", "-H", target.address, "-p", str(target.port),
+                "-N", str(PER_TRY_S), "-R", str(retries), "-E"]
         if target.user:
             argv += ["-U", target.user]
         for key, value in self.definition.options:
-            argv += [OPTION_FLAGS[key], value]
-        return [*argv, "chassis", "power", action]
+            if key in OPTION_FLAGS:
+                argv += [OPTION_FLAGS[key], value]
+        return argv
 
-    async def _run(self, target: FenceTarget, action: str) -> CommandResult:
+    async def _run(self, target: FenceTarget, action: str) -> str:
         argv = self.argv(target, action)
         if target.password is None:
             raise FenceConfigError(f"ipmi device {self.name!r} has no password for "
                                    f"{target.node}")
         env = {**os.environ, "IPMI_PASSWORD": target.password, "LC_ALL": "C"}
+        if self.sessions is not None:
+            shell = self.shell_argv(target)
+            key = SessionKey.make(target.address or "", target.port, target.user or "",
+                                  target.password, shell)
+            output = await self.sessions.run(key, shell, env,
+                                             f"chassis power {action}", _EXPECT[action])
+            if output is not None:
+                return output
         result = await run_command(argv, timeout_s=self.definition.timeout_s, env=env)
         if result.returncode != 0:
             raise self._error(target, action, result.stderr)
-        return result
+        return result.stdout
 
     def _error(self, target: FenceTarget, action: str, stderr: str) -> FenceError:
         where = f"{self.name}: power {action} of {target.node} via {target.address}:{target.port}"

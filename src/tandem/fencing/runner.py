@@ -32,6 +32,7 @@ from tandem.fencing.base import (
 )
 from tandem.fencing.devices import make_device
 from tandem.fencing.history import FenceAttempt, FenceHistory
+from tandem.fencing.ipmishell import IpmiSessions
 from tandem.fencing.manual import ManualAcks
 
 log = logging.getLogger(__name__)
@@ -82,16 +83,18 @@ async def fence_node(node: NodeDef, config: ClusterConfig, history: FenceHistory
                      verify_timeout_s: float = DEFAULT_VERIFY_TIMEOUT_S,
                      poll_interval_s: float = POLL_INTERVAL_S,
                      retry_pause_s: float = RETRY_PAUSE_S,
-                     devices: Mapping[str, FenceDevice] | None = None) -> FenceResult:
+                     devices: Mapping[str, FenceDevice] | None = None,
+                     sessions: IpmiSessions | None = None) -> FenceResult:
     """Fence `node` through its configured levels; see the module docstring.
 
-    `devices` replaces the device objects built from the configuration, by name.
+    `devices` replaces the device objects built from the configuration, by name;
+    `sessions` are the daemon's kept IPMI sessions.
     """
     if retries < 0 or verify_timeout_s <= 0 or poll_interval_s <= 0 or retry_pause_s < 0:
         raise ValueError("retries, pauses must be >= 0 and timeouts, intervals > 0")
     policy = _Policy(retries, verify_timeout_s, poll_interval_s, retry_pause_s)
     return await _Fencer(node, config, history, acks, devices=devices or {},
-                         policy=policy).run()
+                         policy=policy, sessions=sessions).run()
 
 
 class _Fencer:
@@ -99,8 +102,9 @@ class _Fencer:
 
     def __init__(self, node: NodeDef, config: ClusterConfig, history: FenceHistory,
                  acks: ManualAcks, *, devices: Mapping[str, FenceDevice],
-                 policy: _Policy) -> None:
+                 policy: _Policy, sessions: IpmiSessions | None = None) -> None:
         self.node = node
+        self.sessions = sessions
         self.config = config
         self.history = history
         self.acks = acks
@@ -166,7 +170,7 @@ class _Fencer:
             definition = self.config.fence_device(name)
         except KeyError as exc:
             raise FenceConfigError(f"unknown fence device {name!r}") from exc
-        device = self.devices.get(name) or make_device(definition, self.acks)
+        device = self.devices.get(name) or make_device(definition, self.acks, self.sessions)
         target = resolve_target(self.node, definition, self.base_dir)
         return device, target, definition.timeout_s
 
