@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.faults < 1:
         p.error("--faults must be at least 1")
+    if not PROFILES[args.profile].qdisk and not args.no_qdisk:
+        p.error(f"profile {args.profile} has no quorum disk setting: add --no-qdisk")
     return run(args, measure)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """bench/failover.py: client-visible outage when the active node loses power, for tandem
-(default and fast profiles), Pacemaker + Corosync (Debian's default token and 500 ms)
+(default, fast and turbo profiles), Pacemaker + Corosync (Debian's default token, 500 ms
+and 300 ms)
 and keepalived (default and fastest advertisement), in the same lab topology, in one run.
 
     python3 bench/failover.py --runs 10 [--only tandem pacemaker-token500]
@@ -23,7 +24,7 @@ from benchlib.install import ensure_packages
 from benchlib.measure import repeat
 from benchlib.variants import VARIANTS, select, started
 
-TARGETS = {"tandem-default": 1200.0, "tandem-fast": 450.0}
+TARGETS = {"tandem-default": 1200.0, "tandem-fast": 450.0, "tandem-turbo": 250.0}
 INTRO = ("## Failover: the active node loses power\n\n"
          "Client-visible outage: a client in its own namespace starts an HTTP request to "
          "the virtual IP every 10 ms (the lab's probe, as in `tandem demo`); the outage "
@@ -49,7 +50,8 @@ def measure(args: argparse.Namespace) -> int:
     compare.save(name, data, markdown, results,
                  title="Failover after power loss of the active node (lab probe)",
                  lines=[("tandem target, default: 1.2 s", 1200.0),
-                        ("tandem target, fast: 0.45 s", 450.0)], say=say)
+                        ("tandem target, fast: 0.45 s", 450.0),
+                        ("tandem target, turbo: 0.25 s", 250.0)], say=say)
     return 1 if compare.any_failed(results) else 0
 
 

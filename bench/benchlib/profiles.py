@@ -23,8 +23,11 @@ class Profile:
     token_ms: int
     qdisk_interval_ms: int = 100
     qdisk_tko: int = 5
+    qdisk: bool = True  # False: the token is too short for any quorum disk cycle
 
     def __post_init__(self) -> None:
+        if not self.qdisk:
+            return
         handoff = (self.qdisk_tko + 2) * self.qdisk_interval_ms
         if handoff >= self.token_ms:
             raise BenchError(f"profile {self.name}: the quorum disk's handoff, (tko + 2) x "
@@ -35,10 +38,14 @@ class Profile:
         return f"heartbeat {self.heartbeat_ms} ms, token {self.token_ms} ms"
 
     def describe_qdisk(self) -> str:
+        if not self.qdisk:
+            return "no quorum disk"
         return f"quorum disk every {self.qdisk_interval_ms} ms, tko {self.qdisk_tko}"
 
 
 DEFAULT = Profile("default", 150, 1000, qdisk_interval_ms=100, qdisk_tko=5)
 # 50 ms is the shortest interval tandem accepts, and 3 the smallest tko: 250 ms < 300 ms.
 FAST = Profile("fast", 75, 300, qdisk_interval_ms=50, qdisk_tko=3)
-PROFILES = {p.name: p for p in (DEFAULT, FAST)}
+# Below the quorum disk's shortest handoff (250 ms): two-node and majority cells only.
+TURBO = Profile("turbo", 30, 150, qdisk=False)
+PROFILES = {p.name: p for p in (DEFAULT, FAST, TURBO)}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from benchlib.cells import cell_text
 from benchlib.errors import BenchError
 from benchlib.labs import Lab, built_lab
-from benchlib.profiles import DEFAULT, FAST, Profile
+from benchlib.profiles import DEFAULT, FAST, TURBO, Profile
 from benchlib.stacks.base import Say, Stack
 from benchlib.stacks.keepalived import KeepalivedStack
 from benchlib.stacks.pacemaker import PacemakerStack, check_installed
@@ -58,9 +58,11 @@ def _keepalived(advert_s: float) -> Maker:
 VARIANTS = (
     Variant("tandem-default", "td", "tandem", f"default: {DEFAULT.describe()}", _tandem, DEFAULT),
     Variant("tandem-fast", "tf", "tandem", f"fast: {FAST.describe()}", _tandem, FAST),
+    Variant("tandem-turbo", "tt", "tandem", f"turbo: {TURBO.describe()}", _tandem, TURBO),
     Variant("pacemaker-default", "pd", "pacemaker", "Debian default token (3000 ms)",
             _pacemaker(None)),
     Variant("pacemaker-token500", "p500", "pacemaker", "token 500 ms", _pacemaker(500)),
+    Variant("pacemaker-token300", "p300", "pacemaker", "token 300 ms", _pacemaker(300)),
     Variant("keepalived-default", "kd", "keepalived", "advert_int 1 s (default)",
             _keepalived(1.0)),
     Variant("keepalived-fast", "kf", "keepalived", "advert_int 0.01 s (VRRPv3, fastest accepted)",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from benchlib.errors import BenchError
 from benchlib.profiles import PROFILES, Profile
 from tandem.config import ClusterConfig, parse_config
 
@@ -66,6 +67,9 @@ HEURISTIC_TKO = 3
 
 def qdisk_section(profile: Profile) -> str:
     """The quorum disk of one vote, its cycle following the profile's token."""
+    if not profile.qdisk:
+        raise BenchError(f"profile {profile.name}: its token ({profile.token_ms} ms) is too "
+                         f"short for a quorum disk cell (run it with --no-qdisk)")
     return f"""[qdisk]
 device = "{QDISK_PATH}"
 label = "chaos-qdisk"

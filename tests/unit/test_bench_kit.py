@@ -29,10 +29,14 @@ from tandem.quorum.qdisk.config import QdiskDef
 @pytest.mark.parametrize("name", sorted(PROFILES))
 def test_every_profile_builds_cells_that_load(name: str) -> None:
     profile = PROFILES[name]
-    for nodes, qdisk in ((2, False), (3, False), (2, True)):
-        config = parse(campaign_cell("chaos", nodes, profile, qdisk=qdisk))
-        assert config.timing.token_ms == profile.token_ms
     assert parse(scale_cell("scale", 4, 8, profile)).timing.token_ms == profile.token_ms
+    for nodes in (2, 3):
+        config = parse(campaign_cell("chaos", nodes, profile, qdisk=False))
+        assert config.timing.token_ms == profile.token_ms
+    if not profile.qdisk:  # turbo: refused in words, not as a cell that fails to load
+        with pytest.raises(BenchError, match="too short for a quorum disk cell"):
+            campaign_cell("chaos", 2, profile, qdisk=True)
+        return
     disk = parse(campaign_cell("chaos", 2, profile, qdisk=True)).section(QdiskDef)
     assert disk is not None
     assert (disk.interval_ms, disk.tko) == (profile.qdisk_interval_ms, profile.qdisk_tko)

@@ -72,6 +72,12 @@ BAD_CASES = [
     ("bmc without password", ', password = "lab-pass-1"', "", ["bmc", "password"]),
     ("bad toml", "[timing]", "[timing", ["not valid TOML"]),
     ("relative private dir", '["/etc/HA"]', '["etc/HA"]', ["lab.private_dirs[0]"]),
+    ("unknown ipmi option", "[lab]\n",
+     "[fence_devices.bmc]\ntype = \"ipmi\"\noptions = { sesion = \"keep\" }\n[lab]\n",
+     ["fence_devices.bmc.options.sesion", "not an ipmi option", "session"]),
+    ("bad ipmi session mode", "[lab]\n",
+     "[fence_devices.bmc]\ntype = \"ipmi\"\noptions = { session = \"always\" }\n[lab]\n",
+     ["fence_devices.bmc.options.session", "keep or per-call", "'always'"]),
 ]
 
 

@@ -15,6 +15,8 @@ from tandem.config.errors import ConfigError
 from tandem.config.model import (
     DEFAULT_IPMI_PORT,
     DEFAULT_PORT,
+    IPMI_OPTIONS,
+    IPMI_SESSION_MODES,
     BmcDef,
     ClusterConfig,
     FenceDeviceDef,
@@ -108,6 +110,18 @@ def _read_timing(sec: Section | None) -> TimingDef:
                                               minimum=1.0))
 
 
+def _check_ipmi_options(options: Section | None, given: dict[str, str]) -> None:
+    """An unknown ipmi option would only show when a node must be fenced: refuse it now."""
+    if options is None:
+        return
+    for key, value in given.items():
+        if key not in IPMI_OPTIONS:
+            raise options.fail(key, f"not an ipmi option (known: {', '.join(IPMI_OPTIONS)})")
+        if key == "session" and value not in IPMI_SESSION_MODES:
+            raise options.fail(key, f"expected {' or '.join(IPMI_SESSION_MODES)}, "
+                                    f"got {value!r}")
+
+
 def _read_networks(sec: Section | None) -> tuple[NetworkDef, ...]:
     if sec is None:
         return ()
@@ -194,6 +208,8 @@ def _read_fence_devices(sec: Section | None) -> tuple[FenceDeviceDef, ...]:
             if not isinstance(value, (str, int, bool)):
                 raise options.fail(key, "expected a string, integer or boolean")  # type: ignore[union-attr]
             opts.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+        if kind == "ipmi":
+            _check_ipmi_options(options, dict(opts))
         devices.append(FenceDeviceDef(
             name=name, type=kind,  # type: ignore[arg-type]
             agent=agent, options=tuple(opts),

@@ -52,6 +52,10 @@ class BmcDef:
     password_file: str | None = None
 
 
+IPMI_OPTIONS = ("cipher", "privlvl", "session")  # what an `ipmi` device's options may set
+IPMI_SESSION_MODES = ("keep", "per-call")
+
+
 @dataclass(frozen=True)
 class FenceDeviceDef:
     """A fence device definition shared by the nodes that reference it.

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 
-from tandem.config.model import FenceDeviceDef
+from tandem.config.model import IPMI_OPTIONS, IPMI_SESSION_MODES, FenceDeviceDef
 from tandem.fencing.base import (
     FenceAgentError,
     FenceAuthError,
@@ -46,7 +46,6 @@ from tandem.fencing.proc import one_line, run_command
 IPMITOOL = "/usr/bin/ipmitool"
 PER_TRY_S = 1
 OPTION_FLAGS = {"cipher": "-C", "privlvl": "-L"}
-SESSION_MODES = ("keep", "per-call")
 # Worst case of `ipmitool -N 1 -R n` against a silent address, measured: n=1: 2 s,
 # n=2: 6 s, n=3: 12 s. The most retries that still end before the device timeout.
 RETRY_BUDGET = ((3, 12.0), (2, 6.0), (1, 2.0))
@@ -71,12 +70,12 @@ class IpmiDevice(FenceDevice):
         super().__init__(definition)
         self.ipmitool = ipmitool
         options = dict(definition.options)
-        unknown = sorted(k for k in options if k not in {*OPTION_FLAGS, "session"})
+        unknown = sorted(k for k in options if k not in IPMI_OPTIONS)
         if unknown:
             raise FenceConfigError(f"ipmi device {definition.name!r}: unknown option(s) "
-                                   f"{', '.join(unknown)} (known: cipher, privlvl, session)")
+                                   f"{', '.join(unknown)} (known: {', '.join(IPMI_OPTIONS)})")
         mode = options.get("session", "keep")
-        if mode not in SESSION_MODES:
+        if mode not in IPMI_SESSION_MODES:
             raise FenceConfigError(f"ipmi device {definition.name!r}: option session must "
                                    f"be keep or per-call, not {mode!r}")
         self.sessions = sessions if mode == "keep" else None
