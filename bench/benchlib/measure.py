@@ -23,7 +23,7 @@ from tandem.lab.probe import HttpProbe
 from tandem.lab.proc import LabError
 
 Say = Callable[[str], None]
-# "BMC 198.51.100.101: power off from 198.51.100.12: already off"
+# "BMC 198.51.100.101: power off from 198.51.100.12: already off (switched in 0 ms)"
 POWER_REQUEST = re.compile(r"BMC \S+: power (off|cycle|reset|soft) from ")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -66,9 +67,12 @@ def test_crash_kills_everything_and_power_on_boots(lab: LabRecord) -> None:
     names = LabNames(lab.name)
     sh(control, "node1", "mkdir -p /mnt/c && mount /dev/tandem/shared /mnt/c && "
                          "ip addr add 198.51.100.77/24 dev eth0 && (sleep 1000 >/dev/null 2>&1 &)")
+    home = os.readlink("/proc/thread-self/ns/net")
     with LabSampler(lab, control.config) as sampler:
         assert [m.disk for m in sampler.mounts()["node1"]] == ["shared"]
         control.crash("node1")
+        # the power-off's netlink socket was made inside node1: this thread came home
+        assert os.readlink("/proc/thread-self/ns/net") == home
         inode = netns_inode(names.node_ns("node1"))
         assert inode is not None and pids_in_netns(inode) == []
         assert sampler.mounts()["node1"] == []  # the mount went with the node

@@ -567,6 +567,7 @@ class VirtualBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
 
     def _act(self, action: str, switch: Callable[[], str]) -> int:
         code = CC_OK
+        began = time.monotonic()
         try:
             outcome = switch()
         except Exception as exc:
@@ -575,8 +576,8 @@ class VirtualBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
         event = PowerEvent(time=time.time(), action=action, source=self._source,
                            outcome=outcome)
         self.events.append(event)
-        log.info("BMC %s: power %s from %s: %s", self.address, action,
-                 event.source or "?", outcome)
+        log.info("BMC %s: power %s from %s: %s (switched in %.0f ms)", self.address, action,
+                 event.source or "?", outcome, (time.monotonic() - began) * 1000)
         return code
 
 

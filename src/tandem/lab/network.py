@@ -8,7 +8,9 @@ Nothing here ever touches the host's namespace.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -34,11 +36,43 @@ class Wire:
     address: Interface | None
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _socket_in(ns: str) -> IPRoute:
+    """A netlink socket made inside `ns` by this thread, which then goes home again.
+
+    pyroute2's `IPRoute(netns=...)` takes ~15 ms (a helper per call); a socket keeps
+    the namespace it was made in, so switching only this thread (setns on a network
+    namespace is per thread) for the socket's creation costs ~1 ms. That is most of a
+    lab BMC's power-off time, which every fence pays.
+    """
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                return IPRoute()
+            finally:
+                _setns(home)
+        finally:
+            os.close(target)
+    finally:
+        os.close(home)
+
+
 @contextlib.contextmanager
 def ipr(ns: str) -> Iterator[IPRoute]:
     """A netlink socket inside the named namespace."""
     try:
-        sock = IPRoute(netns=ns)
+        sock = _socket_in(ns)
     except OSError as exc:
         raise LabError(f"network namespace {ns} is not usable: {exc}") from None
     try:
@@ -192,15 +226,31 @@ def list_addresses(sock: IPRoute) -> list[tuple[str, str, int]]:
     return found
 
 
+def power_down(ns: str, ifnames: list[str], static: set[str]) -> None:
+    """A powered-off node's network: its interfaces down and its extra addresses (those
+    services added) gone; one socket for all of it."""
+    with ipr(ns) as sock:
+        for ifname in ifnames:
+            found = sock.link_lookup(ifname=ifname)
+            if not found:
+                raise LabError(f"no interface {ifname} in {ns}")
+            sock.link("set", index=found[0], state="down")
+        _flush(sock, static)
+
+
 def flush_extra_addresses(ns: str, static: set[str]) -> None:
     """Drop every global address that is not one of the node's static addresses."""
     with ipr(ns) as sock:
-        for msg in sock.get_addr():
-            address = msg.get_attr("IFA_ADDRESS")
-            if msg["scope"] == 0 and address not in static:
-                with contextlib.suppress(NetlinkError):
-                    sock.addr("del", index=msg["index"], address=address,
-                              prefixlen=msg["prefixlen"])
+        _flush(sock, static)
+
+
+def _flush(sock: IPRoute, static: set[str]) -> None:
+    for msg in sock.get_addr():
+        address = msg.get_attr("IFA_ADDRESS")
+        if msg["scope"] == 0 and address not in static:
+            with contextlib.suppress(NetlinkError):
+                sock.addr("del", index=msg["index"], address=address,
+                          prefixlen=msg["prefixlen"])
 
 
 def plug(names: N.LabNames, config: ClusterConfig, ns: str, network: str,

@@ -132,10 +132,8 @@ class NodeControl:
 
     def _kill(self, node: NodeDef) -> None:
         kill_netns_processes(self._inode(node.name))
-        ns = self.names.node_ns(node.name)
-        for itf in node.interfaces:
-            net.set_link(ns, itf.interface, up=False)
-        net.flush_extra_addresses(ns, {str(i.address.ip) for i in node.interfaces})
+        net.power_down(self.names.node_ns(node.name), [i.interface for i in node.interfaces],
+                       {str(i.address.ip) for i in node.interfaces})
 
     def _boot(self, node: NodeDef, state: PowerRecord) -> None:
         ns = self.names.node_ns(node.name)
