@@ -7,11 +7,16 @@ again at every command."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -235,3 +240,43 @@ def test_idle_sessions_are_kept_alive_and_forgotten_when_unused(
         finally:
             await sessions.close()
     assert run(scenario()) == (2, 0, 0)
+
+
+ORPHAN = r"""
+import asyncio, sys
+from tandem.fencing.ipmi import IpmiDevice
+from tandem.fencing.ipmishell import IpmiSessions
+from tandem.config.model import FenceDeviceDef
+from tandem.fencing import FenceTarget
+
+async def main():
+    sessions = IpmiSessions()
+    dev = IpmiDevice(FenceDeviceDef(name="bmc", type="ipmi"), sessions=sessions)
+    await dev.status(FenceTarget(node="n", address="127.0.0.1", port=int(sys.argv[1]),
+                                 user="admin", password="kept-secret"))
+    entry = next(iter(sessions._entries.values()))
+    print(entry.shell.proc.pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_daemon_killed_outright_leaves_no_ipmitool_behind(bmc: LoopBmc) -> None:
+    """ipmitool's shell does not end when its input closes; it must die with us."""
+    daemon = subprocess.Popen([sys.executable, "-c", ORPHAN, str(bmc.port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout is not None
+        shell = int(daemon.stdout.readline())
+        assert Path(f"/proc/{shell}/cmdline").read_bytes().split(b"\0")[-2] == b"shell"
+    finally:
+        daemon.kill()
+        daemon.wait(10)
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{shell}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survived = Path(f"/proc/{shell}").exists()
+    if survived:  # leave nothing behind, even when failing
+        os.kill(shell, signal.SIGKILL)
+    assert not survived

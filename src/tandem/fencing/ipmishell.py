@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import hashlib
 import logging
+import os
 import re
+import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +41,19 @@ KEEPALIVE_S = 15.0  # BMCs commonly close a session idle for 60 s
 REOPEN_PAUSE_S = 10.0  # after a failed open, one-shot only for this long
 FORGET_S = 600.0  # a session nobody asked for in this long is closed (device removed)
 MAX_OUTPUT = 64 * 1024
+
+
+PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: SIGKILL when the daemon dies. ipmitool's shell does
+    not end when its input closes (it stays, using CPU), so a crashed daemon would leave
+    it behind."""
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the daemon died before prctl took effect
+        os._exit(1)
 
 
 class ShellBroken(Exception):
@@ -78,7 +95,7 @@ class IpmiShell:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT, env=dict(env), start_new_session=True,
-                limit=MAX_OUTPUT)
+                limit=MAX_OUTPUT, preexec_fn=functools.partial(_die_with_parent, os.getpid()))
         except OSError as exc:
             raise ShellBroken(f"cannot run {argv[0]}: {exc.strerror or exc}") from exc
         shell = cls(proc)
