@@ -22,7 +22,9 @@ from tandem.fencing.manual import ManualAcks
 
 log = logging.getLogger("tandemd.fencecheck")
 
-FIRST_CHECK_S = 2.0
+# Soon after start: the first check also opens the IPMI sessions kept to the BMCs, so
+# that a fence right after a (re)boot does not pay for setting one up (~40 ms).
+FIRST_CHECK_S = 0.2
 CHECK_PERIOD_S = 60.0
 
 

@@ -4,7 +4,7 @@ A one-shot `ipmitool -I lanplus` spends most of its ~45 ms setting up an RMCP+ s
 (capabilities, open session, RAKP 1-4, privilege) for a single request. `ipmitool shell`
 sets the session up once and then answers each command with one request on it (~0.5 ms
 against the lab's BMC). One such child per BMC, opened by the first status read (the
-periodic device check does that two seconds after start) and kept alive with a status
+periodic device check does that 0.2 s after start) and kept alive with a status
 read when idle, makes a fence one or two round trips.
 
 It stays ipmitool, a child process in a group of its own, for the reasons given in
