@@ -12,10 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from enginekit import fence_starts, running_cell
+from enginekit import Cell, fence_starts, running_cell
 from labkit import node_events, wait_for
 
 pytestmark = pytest.mark.lab
+
+
+def ipmitool_shells(cell: Cell, node: str) -> list[int]:
+    """The `ipmitool ... shell` processes (kept IPMI sessions) running in `node`."""
+    from tandem.lab.names import LabNames
+    from tandem.lab.proc import netns_inode, pids_in_netns
+
+    inode = netns_inode(LabNames(cell.record.name).node_ns(node))
+    found = []
+    for pid in pids_in_netns(inode) if inode is not None else []:
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if argv[0].endswith(b"ipmitool") and b"shell" in argv:
+                found.append(pid)
+    return found
 
 
 @pytest.mark.parametrize("fault", ["crash", "hang"])
@@ -134,8 +149,12 @@ def test_clean_stop_is_not_fenced_and_reload(tmp_path: Path) -> None:
 
     with running_cell(tmp_path, "stop", fencing=True) as cell:
         daemon = cell.control.power("node2").daemon_pid
+        # node2 keeps an IPMI session open to node1's BMC, and closes it when it stops
+        wait_for(lambda: ipmitool_shells(cell, "node2"), 10, "node2's kept IPMI session")
         os.kill(daemon, signal.SIGTERM)
         cell.wait_state("node1", "node2", {"offline"})
+        wait_for(lambda: not ipmitool_shells(cell, "node2"), 5,
+                 "node2's ipmitool shell to end with its daemon")
         time.sleep(1.5)
         assert cell.state_of("node1", "node2") == "offline"
         assert fence_starts(node_events(cell.control, "node1")) == []

@@ -72,12 +72,14 @@ class TandemStack(Stack):
             raise BenchError(f"tandem svc relocate failed: {done.stderr.strip()[-200:]}")
 
     def daemon_pids(self, node: str) -> list[int]:
-        """tandemd and its heartbeat process (a child that is never reaped while it
-        runs, so its time is not in tandemd's cutime: it is counted on its own)."""
+        """tandemd, its heartbeat process and the ipmitool shells of its kept IPMI
+        sessions (children that are never reaped while they run, so their time is not in
+        tandemd's cutime: each is counted on its own)."""
         pid = self.lab.control.power(node).daemon_pid
         if not pid:
             return []
-        helpers = [c for c in children_of(pid) if "hbproc" in _cmdline(c)]
+        helpers = [c for c in children_of(pid)
+                   if "hbproc" in _cmdline(c) or _cmdline(c).rstrip().endswith(" shell")]
         return [pid, *helpers]
 
 

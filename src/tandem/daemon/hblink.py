@@ -181,6 +181,7 @@ class HeartbeatLink:
             return
         try:
             heard = self.page.last_heard()
+            lives = self.page.lives()  # after the times: a life is written before them
         except SharedPageError as exc:
             log.error("%s", exc)
             return
@@ -189,6 +190,8 @@ class HeartbeatLink:
                 claims = self._claims.get(peer)
                 if claims is None or at <= self._pulled.get((peer, ring), 0.0):
                     continue
+                if float(claims[0]) != lives[peer]:
+                    continue  # a new life, whose claims are still on the channel
                 self._pulled[(peer, ring)] = at
                 detector.heard(peer, ring, at, frozenset(claims[1]), incarnation=claims[0])
 

@@ -189,13 +189,14 @@ class HeartbeatProcess:
                               msg.seq, msg.payload, now)
             return
         body = self._body(msg)  # BadPayload: counted, dropped
-        self.page.heard(msg.sender, ring, now)
-        self.heard[msg.sender] = now
         claims = (msg.incarnation, body.hears)
         if self.claims.get(msg.sender) != claims:
             self.claims[msg.sender] = claims
+            self.page.life(msg.sender, msg.incarnation)  # before the time (see hbshm)
             self.channel.send("heard", msg.sender, ring, now, sorted(body.hears),
                               msg.incarnation)
+        self.page.heard(msg.sender, ring, now)
+        self.heard[msg.sender] = now
         last = self.handed.get(msg.sender)
         if last is None or last[:2] != (msg.incarnation, msg.payload) \
                 or now - last[2] >= BODY_REFRESH_S:

@@ -11,6 +11,12 @@ engine is seen by the peers as a failed node.
 
 Every record is guarded by a sequence lock (one writer each: odd while being written),
 so a reader never sees a torn value.
+
+Each peer's life (the incarnation of its daemon) is on the page too, written before the
+first time it is heard with that life: the peer's claims reach the engine over the
+channel, a little later than the page, and a time stamp of a new life must not be read
+as one of the old life (a rebooted peer that we had fenced would look like the same life
+heard again, "the fence device lied", and be fenced once more).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from tandem.common.errors import TandemError
 
 MAGIC = 0x7461_6862  # "tahb"
-VERSION = 1
+VERSION = 2
 _HEADER = struct.Struct("<IIHH")  # magic, version, peers, rings
 _SLOT = struct.Struct("<Qd")  # sequence, value
 _STATS_HEAD = struct.Struct("<QI")  # sequence, length
@@ -48,7 +54,8 @@ class SharedPage:
         self.peers = {p: i for i, p in enumerate(peers)}
         self.rings = {r: i for i, r in enumerate(rings)}
         self._slots_at = _HEADER.size + _SLOT.size  # after the header and the feed
-        self._stats_at = self._slots_at + _SLOT.size * len(peers) * len(rings)
+        self._lives_at = self._slots_at + _SLOT.size * len(peers) * len(rings)
+        self._stats_at = self._lives_at + _SLOT.size * len(peers)
         size = self._stats_at + _STATS_HEAD.size + STATS_BYTES
         flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if create else 0)
         try:
@@ -93,6 +100,14 @@ class SharedPage:
     def last_heard(self) -> dict[tuple[int, int], float]:
         """(peer, ring) -> when last heard (0.0: never)."""
         return {(p, r): self._read(self._slot(p, r)) for p in self.peers for r in self.rings}
+
+    def life(self, peer: int, incarnation: int) -> None:
+        """`peer` is heard with `incarnation` from now on (written before its times)."""
+        self._write(self._lives_at + _SLOT.size * self.peers[peer], float(incarnation))
+
+    def lives(self) -> dict[int, float]:
+        """peer -> the life its time stamps belong to (as a float; 0.0: none yet)."""
+        return {p: self._read(self._lives_at + _SLOT.size * i) for p, i in self.peers.items()}
 
     # -- the engine's feed ---------------------------------------------------------------
     def feed(self, at: float) -> None:
