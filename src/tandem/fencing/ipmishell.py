@@ -30,6 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tandem.common.errors import TandemError
 from tandem.util.procrun import kill_group
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-class ShellBroken(Exception):
-    """The shell died, answered late or could not be opened (internal)."""
+class ShellBroken(TandemError):
+    """The shell died, answered late or could not be opened (internal: the caller then
+    runs the command one-shot)."""
 
 
 @dataclass(frozen=True)
