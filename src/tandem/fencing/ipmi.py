@@ -121,10 +121,9 @@ class IpmiDevice(FenceDevice):
                                    f"{target.node}")
         env = {**os.environ, "IPMI_PASSWORD": target.password, "LC_ALL": "C"}
         if self.sessions is not None:
-            shell = self.shell_argv(target)
-            key = SessionKey.make(target.address or "", target.port, target.user or "",
-                                  target.password, shell)
-            output = await self.sessions.run(key, shell, env,
+            key = SessionKey.make(self.shell_argv(target), target.password,
+                                  f"{target.user or '(no user)'}@{target.address}:{target.port}")
+            output = await self.sessions.run(key, env,
                                              f"chassis power {action}", _EXPECT[action])
             if output is not None:
                 return output

@@ -64,22 +64,17 @@ class ShellBroken(TandemError):
 
 @dataclass(frozen=True)
 class SessionKey:
-    """What makes two commands share a session: the BMC and the credentials used."""
+    """What makes two commands share a session: the shell's command line (BMC, user,
+    options) and the password it was opened with."""
 
-    address: str
-    port: int
-    user: str
+    argv: tuple[str, ...]
     secret: str  # a digest of the password, so a new password opens a new session
-    flags: tuple[str, ...]
+    label: str = field(compare=False)  # user@address:port, for the log
 
     @classmethod
-    def make(cls, address: str, port: int, user: str, password: str,
-             flags: Sequence[str]) -> SessionKey:
+    def make(cls, argv: Sequence[str], password: str, label: str) -> SessionKey:
         digest = hashlib.sha256(password.encode()).hexdigest()[:16]
-        return cls(address, port, user, digest, tuple(flags))
-
-    def describe(self) -> str:
-        return f"{self.user or '(no user)'}@{self.address}:{self.port}"
+        return cls(tuple(argv), digest, label)
 
 
 class IpmiShell:
@@ -144,6 +139,7 @@ class _Entry:
     shell: IpmiShell | None = None
     wanted: float = field(default_factory=time.monotonic)  # last asked for (not keepalive)
     reopen_after: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  # the shell's (holds the password)
 
 
 @dataclass
@@ -165,18 +161,16 @@ class IpmiSessions:
         self.reopen_pause_s = reopen_pause_s
         self.counters = SessionCounters()
         self._entries: dict[SessionKey, _Entry] = {}
-        self._argv: dict[SessionKey, tuple[list[str], dict[str, str]]] = {}
 
     def open_count(self) -> int:
         return sum(1 for e in self._entries.values() if e.shell is not None)
 
-    async def run(self, key: SessionKey, argv: Sequence[str], env: Mapping[str, str],
-                  line: str, expect: re.Pattern[str]) -> str | None:
+    async def run(self, key: SessionKey, env: Mapping[str, str], line: str,
+                  expect: re.Pattern[str]) -> str | None:
         """`line`'s output if a kept session gave the expected answer; None when the
         caller must run the command the one-shot way (the session is closed then)."""
         entry = self._entries.setdefault(key, _Entry())
-        entry.wanted = time.monotonic()
-        self._argv[key] = (list(argv), dict(env))
+        entry.wanted, entry.env = time.monotonic(), dict(env)
         return await self._run(key, entry, line, expect)
 
     async def _run(self, key: SessionKey, entry: _Entry, line: str,
@@ -188,14 +182,14 @@ class IpmiSessions:
                     return None
                 output = await shell.command(line)
             except ShellBroken as exc:
-                log.info("IPMI session to %s closed: %s", key.describe(), exc)
+                log.info("IPMI session to %s closed: %s", key.label, exc)
                 await self._drop(entry)
                 return None
             except BaseException:  # cancelled mid-command: the stream is out of step
                 await self._drop(entry)
                 raise
             if not expect.search(output):
-                log.info("IPMI session to %s closed: %r answered %r", key.describe(), line,
+                log.info("IPMI session to %s closed: %r answered %r", key.label, line,
                          output.strip()[-200:])
                 await self._drop(entry)
                 return None
@@ -205,14 +199,13 @@ class IpmiSessions:
     async def _open(self, key: SessionKey, entry: _Entry) -> IpmiShell | None:
         if time.monotonic() < entry.reopen_after:
             return None
-        argv, env = self._argv[key]
         try:
-            entry.shell = await IpmiShell.open(argv, env)
+            entry.shell = await IpmiShell.open(key.argv, entry.env)
         except ShellBroken as exc:
             self.counters.failed_opens += 1
             entry.reopen_after = time.monotonic() + self.reopen_pause_s
             log.info("no IPMI session to %s (%s): one-shot commands for %g s",
-                     key.describe(), exc, self.reopen_pause_s)
+                     key.label, exc, self.reopen_pause_s)
             return None
         self.counters.opened += 1
         return entry.shell
