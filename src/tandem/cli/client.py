@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -30,7 +31,10 @@ def call(command: str, args: dict[str, Any] | None = None, *, timeout: float = 1
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(where)
-            sock.sendall(request)
+            # A refusal may be answered and the socket closed before our request was
+            # read: the send then fails, but the answer is there to read.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(request)
             data = b""
             while not data.endswith(b"\n"):
                 chunk = sock.recv(65536)
@@ -49,6 +53,8 @@ def call(command: str, args: dict[str, Any] | None = None, *, timeout: float = 1
             from None
     except OSError as exc:
         raise ControlError(f"cannot talk to tandemd at {where}: {exc}") from None
+    if not data:
+        raise ControlError(f"tandemd at {where} closed the connection without an answer")
     try:
         response = json.loads(data)
     except ValueError:
