@@ -19,7 +19,7 @@ COMMAND_MODULES: dict[str, str] = {
     "status": "status_cmd", "events": "status_cmd", "fence": "status_cmd",
     "node": "status_cmd", "keygen": "status_cmd", "svc": "svc_cmd", "lab": "lab_cmd",
     "demo": "demo_cmd", "config": "config_cmd", "agent": "agent_cmd", "ha": "ha_cmd",
-    "qdisk": "qdisk_cmd", "db": "db_cmd", "cells": "cells_cmd",
+    "qdisk": "qdisk_cmd", "db": "db_cmd", "cells": "cells_cmd", "batch": "batch_cmd",
 }
 
 
