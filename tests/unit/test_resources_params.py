@@ -20,6 +20,7 @@ GOOD: dict[str, dict[str, Any]] = {
     "script": {"path": "/etc/init.d/httpd"},
     "ocf": {"type": "Dummy"},
     "process": {"command": ["sleep", "10"]},
+    "slurmctld": {"mode": "slurm"},
 }
 REQUIRED = {"ip": ["address", "interface"], "fs": ["device", "mountpoint"],
             "script": ["path"], "ocf": ["type"], "process": ["command"]}

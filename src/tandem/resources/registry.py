@@ -23,6 +23,7 @@ AGENT_MODULES: dict[str, str] = {
     "ocf": "tandem.resources.ocf",
     "process": "tandem.resources.process",
     "script": "tandem.resources.script",
+    "slurmctld": "tandem.hpc.batch.slurmctld",
 }
 _AGENTS: dict[str, type[ResourceAgent]] = {}
 

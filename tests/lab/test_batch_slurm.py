@@ -1,0 +1,208 @@
+"""A real Slurm 22.05 controller as a tandem service on a two-node cell, with a real
+slurmd on a compute host beside the cell (tandem.lab.slurm).
+
+The service is the state disk (`fs`) then `slurmctld` (mode `tandem`): node1 is the
+primary SlurmctldHost, node2 the backup, each with its own address. Jobs are held,
+pending and running; the active node loses power; node2 fences it, mounts the state
+disk, starts its controller and takes over at once. The same job ids are there, the
+running job completes, and `squeue`/`sbatch` answer again from the compute host within
+a printed time. The holder watch sees at most one slurmctld in the cell all along, the
+split-brain watch at most one mount of the state disk.
+
+Then the window the README speaks of: Slurm saves its state a few seconds after it
+accepts a job, so a job accepted just before a crash can be missing after the takeover,
+while one accepted well before it is always there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enginekit import Cell, cell_of
+from labkit import cell_config, node_status, running_lab, unique_lab_name, wait_for
+from tandem.lab import slurm
+from tandem.lab.holders import HolderSpec
+from tandem.lab.slurm import ComputeHost
+
+pytestmark = pytest.mark.lab
+
+SERVICE = "slurm"
+DEVICE = "/dev/tandem/shared"
+PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
+CONTROLLERS = [("node1", "198.51.100.11"), ("node2", "198.51.100.12")]
+SLURMCTLD_TIMEOUT_S = 10  # clients that meet the backup in standby sleep half of it
+COMPUTE_ADDRESS = "198.51.100.250"
+LOG_TAIL = "tail -40 /var/log/slurm/slurmctld.log /var/log/tandem/slurm-ctld.log"
+SAVED_AFTER_S = 8.0  # longer than Slurm's state-save delay (about 5 s)
+
+SERVICE_TEXT = f"""
+[[services]]
+name = "{SERVICE}"
+autostart = false
+recovery = "relocate"
+domain = {{ nodes = ["node1", "node2"], restricted = true, failback = false }}
+[[services.resources]]
+name = "slurm-state"
+agent = "fs"
+monitor_interval_s = 5
+params = {{ device = "{DEVICE}", mountpoint = "{slurm.STATE_MOUNT}", fstype = "ext4" }}
+[[services.resources]]
+name = "slurm-ctld"
+agent = "slurmctld"
+monitor_interval_s = 5
+params = {{ conf = "{slurm.CONF}", mountpoint = "{slurm.STATE_MOUNT}" }}
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm_packages() -> None:
+    """Slurm and munge on the machine (installed here if missing, as `./dev` does)."""
+    if all(Path(p).exists() for p in ("/usr/sbin/slurmctld", "/usr/sbin/slurmd",
+                                      "/usr/bin/squeue", "/usr/sbin/munged")):
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                           *PACKAGES], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"installing Slurm failed: {done.stderr[-500:]}"
+
+
+@pytest.fixture(scope="module")
+def slurm_cell(slurm_packages: None, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[Cell, ComputeHost]]:
+    """The cell with the slurm service enabled on node1, compute1 registered."""
+    name = unique_lab_name("slurm")
+    text = cell_config(name, fencing=True, extra=SERVICE_TEXT,
+                       private_dirs=str(slurm.NODE_DIRS).replace("'", '"'))
+    holders = [HolderSpec(SERVICE, process_mark="slurmctld -D")]
+    tmp = tmp_path_factory.mktemp("slurm")
+    with running_lab(tmp, text, name, start=True) as record, cell_of(record, holders) as cell:
+        conf = slurm.slurm_conf(CONTROLLERS, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
+        hosts = slurm.hosts_file([*CONTROLLERS, (slurm.COMPUTE, COMPUTE_ADDRESS)])
+        for node in cell.nodes:
+            slurm.prepare_node(cell.control, node, conf, hosts)
+        slurm.prepare_state_disk(cell.control, "node1", DEVICE)
+        compute = ComputeHost(cell.control)
+        compute.start(conf, hosts)
+        enable(cell, "node1")
+        wait_for(lambda: node_state(compute) in ("idle", "mixed", "allocated"), 60,
+                 "compute1 to register with the controller")
+        yield cell, compute
+
+
+def enable(cell: Cell, node: str) -> None:
+    done = subprocess.run(cell.control.exec_argv(node, ["clusvcadm", "-e", SERVICE, "-m", node]),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: owner(cell, node) == node, 60, f"{SERVICE} to run on {node}")
+
+
+def owner(cell: Cell, observer: str) -> str | None:
+    status = node_status(cell.control, observer)
+    for row in status["services"] if status else []:
+        if row["name"] == SERVICE and row["state"] == "started":
+            return str(row["owner"])
+    return None
+
+
+def node_state(compute: ComputeHost) -> str:
+    done = compute.run(f"sinfo -h -n {slurm.COMPUTE} -o %T", check=False, timeout=30)
+    return done.stdout.strip().rstrip("*")
+
+
+def sbatch(compute: ComputeHost, *options: str) -> int:
+    """Submit a job from compute1; its id (the acknowledgement)."""
+    done = compute.run("cd /tmp && sbatch --parsable " + " ".join(options), timeout=30)
+    return int(done.stdout.strip().split(";")[0])
+
+
+def jobs(compute: ComputeHost) -> dict[int, str] | None:
+    """job id -> state, as `squeue` says (None while it does not answer)."""
+    done = compute.run("squeue -h -t all -o '%i %T'", check=False, timeout=90)
+    if done.returncode != 0:
+        return None
+    return {int(i): state for i, state in re.findall(r"(\d+) (\S+)", done.stdout)}
+
+
+def job_state(compute: ComputeHost, job: int) -> str | None:
+    done = compute.run(f"scontrol show job {job}", check=False, timeout=30)
+    found = re.search(r"JobState=(\S+)", done.stdout)
+    return found.group(1) if found else None
+
+
+def answers_after(cell: Cell, compute: ComputeHost,
+                  fault_at: float) -> tuple[float, dict[int, str]]:
+    """Seconds from the fault until squeue answers from compute1, and what it says."""
+    try:
+        seen = wait_for(lambda: jobs(compute), 120, "squeue to answer after the crash")
+    except BaseException:
+        for node in cell.nodes:  # what the controllers said, for the report
+            print(slurm.run_in(cell.control, node, LOG_TAIL, check=False))
+        raise
+    return time.time() - fault_at, seen
+
+
+def test_takeover_keeps_the_queue_and_the_running_job(
+        slurm_cell: tuple[Cell, ComputeHost]) -> None:
+    cell, compute = slurm_cell
+    running = sbatch(compute, "--wrap 'sleep 25'")
+    pending = sbatch(compute, "--wrap 'sleep 1'")
+    held = sbatch(compute, "--hold", "--wrap 'sleep 1'")
+    wait_for(lambda: (jobs(compute) or {}).get(running) == "RUNNING", 30, "the job to run")
+    time.sleep(SAVED_AFTER_S)  # all three are acknowledged well before the crash
+
+    fault_at = time.time()
+    cell.control.crash("node1")
+    took, seen = answers_after(cell, compute, fault_at)
+    assert cell.power("node1") == "off"  # fenced before the controller moved
+    assert owner(cell, "node2") == "node2"
+    assert {running, pending, held} <= set(seen), seen
+    assert seen[running] == "RUNNING" and seen[held] == "PENDING", seen
+    submitted = time.time()
+    after = sbatch(compute, "--hold", "--wrap 'sleep 1'")
+    print(f"\nslurmctld takeover: squeue answered {took:.1f} s after the crash, sbatch "
+          f"accepted job {after} in {time.time() - submitted:.1f} s")
+    wait_for(lambda: job_state(compute, running) == "COMPLETED", 60,
+             "the running job to complete under the new controller")
+    wait_for(lambda: job_state(compute, pending) == "COMPLETED", 60, "the pending job to run")
+    assert job_state(compute, held) == "PENDING"
+    log = slurm.run_in(cell.control, "node2", "cat /var/log/tandem/slurm-ctld.log")
+    assert "Running as primary controller" in log
+
+
+def test_jobs_accepted_within_the_save_window_can_be_lost(
+        slurm_cell: tuple[Cell, ComputeHost]) -> None:
+    """node1 comes back; jobs are accepted up to the moment node2 (now active) crashes.
+    Every job acknowledged more than SAVED_AFTER_S before the crash is there after node1
+    takes over; the youngest ones may not be, and the test prints which were lost."""
+    cell, compute = slurm_cell
+    cell.control.power_on("node1")
+    cell.wait_state("node2", "node1", {"online"}, timeout=60)
+    cell.wait_state("node1", "node2", {"online"}, timeout=60)
+    conf = slurm.slurm_conf(CONTROLLERS, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
+    slurm.prepare_node(cell.control, "node1", conf,
+                       slurm.hosts_file([*CONTROLLERS, (slurm.COMPUTE, COMPUTE_ADDRESS)]))
+    accepted: list[tuple[int, float]] = [(sbatch(compute, "--hold", "--wrap true"),
+                                          time.time())]
+    time.sleep(SAVED_AFTER_S)
+    for _ in range(4):  # the last second before the crash
+        accepted.append((sbatch(compute, "--hold", "--wrap true"), time.time()))
+        time.sleep(0.25)
+    fault_at = time.time()
+    cell.control.crash("node2")
+    took, seen = answers_after(cell, compute, fault_at)
+    wait_for(lambda: owner(cell, "node1") == "node1", 30, "node1 to report the service")
+    assert cell.power("node2") == "off"
+    ages = {job: fault_at - at for job, at in accepted}
+    old = [job for job, age in ages.items() if age > SAVED_AFTER_S]
+    assert old and all(job in seen for job in old), (ages, seen)
+    lost = {job: round(age, 2) for job, age in ages.items() if job not in seen}
+    print(f"\nafter the second takeover ({took:.1f} s): jobs lost with their age at the "
+          f"crash in seconds: {lost or 'none'}; kept: "
+          f"{ {job: round(age, 2) for job, age in ages.items() if job in seen} }")
