@@ -17,7 +17,6 @@ while one accepted well before it is always there.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -42,23 +41,7 @@ COMPUTE_ADDRESS = "198.51.100.250"
 LOG_TAIL = "tail -40 /var/log/slurm/slurmctld.log /var/log/tandem/slurm-ctld.log"
 SAVED_AFTER_S = 8.0  # longer than Slurm's state-save delay (about 5 s)
 
-SERVICE_TEXT = f"""
-[[services]]
-name = "{SERVICE}"
-autostart = false
-recovery = "relocate"
-domain = {{ nodes = ["node1", "node2"], restricted = true, failback = false }}
-[[services.resources]]
-name = "slurm-state"
-agent = "fs"
-monitor_interval_s = 5
-params = {{ device = "{DEVICE}", mountpoint = "{slurm.STATE_MOUNT}", fstype = "ext4" }}
-[[services.resources]]
-name = "slurm-ctld"
-agent = "slurmctld"
-monitor_interval_s = 5
-params = {{ conf = "{slurm.CONF}", mountpoint = "{slurm.STATE_MOUNT}" }}
-"""
+SERVICE_TEXT = slurm.service_text(SERVICE, DEVICE)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +74,7 @@ def slurm_cell(slurm_packages: None, tmp_path_factory: pytest.TempPathFactory
         compute = ComputeHost(cell.control)
         compute.start(conf, hosts)
         enable(cell, "node1")
-        wait_for(lambda: node_state(compute) in ("idle", "mixed", "allocated"), 60,
+        wait_for(lambda: compute.node_state() in ("idle", "mixed", "allocated"), 60,
                  "compute1 to register with the controller")
         yield cell, compute
 
@@ -111,36 +94,11 @@ def owner(cell: Cell, observer: str) -> str | None:
     return None
 
 
-def node_state(compute: ComputeHost) -> str:
-    done = compute.run(f"sinfo -h -n {slurm.COMPUTE} -o %T", check=False, timeout=30)
-    return done.stdout.strip().rstrip("*")
-
-
-def sbatch(compute: ComputeHost, *options: str) -> int:
-    """Submit a job from compute1; its id (the acknowledgement)."""
-    done = compute.run("cd /tmp && sbatch --parsable " + " ".join(options), timeout=30)
-    return int(done.stdout.strip().split(";")[0])
-
-
-def jobs(compute: ComputeHost) -> dict[int, str] | None:
-    """job id -> state, as `squeue` says (None while it does not answer)."""
-    done = compute.run("squeue -h -t all -o '%i %T'", check=False, timeout=90)
-    if done.returncode != 0:
-        return None
-    return {int(i): state for i, state in re.findall(r"(\d+) (\S+)", done.stdout)}
-
-
-def job_state(compute: ComputeHost, job: int) -> str | None:
-    done = compute.run(f"scontrol show job {job}", check=False, timeout=30)
-    found = re.search(r"JobState=(\S+)", done.stdout)
-    return found.group(1) if found else None
-
-
 def answers_after(cell: Cell, compute: ComputeHost,
                   fault_at: float) -> tuple[float, dict[int, str]]:
     """Seconds from the fault until squeue answers from compute1, and what it says."""
     try:
-        seen = wait_for(lambda: jobs(compute), 120, "squeue to answer after the crash")
+        seen = wait_for(compute.jobs, 120, "squeue to answer after the crash")
     except BaseException:
         for node in cell.nodes:  # what the controllers said, for the report
             print(slurm.run_in(cell.control, node, LOG_TAIL, check=False))
@@ -151,10 +109,10 @@ def answers_after(cell: Cell, compute: ComputeHost,
 def test_takeover_keeps_the_queue_and_the_running_job(
         slurm_cell: tuple[Cell, ComputeHost]) -> None:
     cell, compute = slurm_cell
-    running = sbatch(compute, "--wrap 'sleep 25'")
-    pending = sbatch(compute, "--wrap 'sleep 1'")
-    held = sbatch(compute, "--hold", "--wrap 'sleep 1'")
-    wait_for(lambda: (jobs(compute) or {}).get(running) == "RUNNING", 30, "the job to run")
+    running = compute.sbatch("--wrap 'sleep 25'")
+    pending = compute.sbatch("--wrap 'sleep 1'")
+    held = compute.sbatch("--hold", "--wrap 'sleep 1'")
+    wait_for(lambda: (compute.jobs() or {}).get(running) == "RUNNING", 30, "the job to run")
     time.sleep(SAVED_AFTER_S)  # all three are acknowledged well before the crash
 
     fault_at = time.time()
@@ -165,13 +123,13 @@ def test_takeover_keeps_the_queue_and_the_running_job(
     assert {running, pending, held} <= set(seen), seen
     assert seen[running] == "RUNNING" and seen[held] == "PENDING", seen
     submitted = time.time()
-    after = sbatch(compute, "--hold", "--wrap 'sleep 1'")
+    after = compute.sbatch("--hold", "--wrap 'sleep 1'")
     print(f"\nslurmctld takeover: squeue answered {took:.1f} s after the crash, sbatch "
           f"accepted job {after} in {time.time() - submitted:.1f} s")
-    wait_for(lambda: job_state(compute, running) == "COMPLETED", 60,
+    wait_for(lambda: compute.job_state(running) == "COMPLETED", 60,
              "the running job to complete under the new controller")
-    wait_for(lambda: job_state(compute, pending) == "COMPLETED", 60, "the pending job to run")
-    assert job_state(compute, held) == "PENDING"
+    wait_for(lambda: compute.job_state(pending) == "COMPLETED", 60, "the pending job to run")
+    assert compute.job_state(held) == "PENDING"
     log = slurm.run_in(cell.control, "node2", "cat /var/log/tandem/slurm-ctld.log")
     assert "Running as primary controller" in log
 
@@ -188,11 +146,11 @@ def test_jobs_accepted_within_the_save_window_can_be_lost(
     conf = slurm.slurm_conf(CONTROLLERS, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
     slurm.prepare_node(cell.control, "node1", conf,
                        slurm.hosts_file([*CONTROLLERS, (slurm.COMPUTE, COMPUTE_ADDRESS)]))
-    accepted: list[tuple[int, float]] = [(sbatch(compute, "--hold", "--wrap true"),
+    accepted: list[tuple[int, float]] = [(compute.sbatch("--hold", "--wrap true"),
                                           time.time())]
     time.sleep(SAVED_AFTER_S)
     for _ in range(4):  # the last second before the crash
-        accepted.append((sbatch(compute, "--hold", "--wrap true"), time.time()))
+        accepted.append((compute.sbatch("--hold", "--wrap true"), time.time()))
         time.sleep(0.25)
     fault_at = time.time()
     cell.control.crash("node2")

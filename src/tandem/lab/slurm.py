@@ -14,6 +14,7 @@ every other process of the lab's namespaces.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import time
@@ -167,5 +168,53 @@ exec /usr/sbin/slurmd -D -f {CONF}
         return done
 
 
+    def sbatch(self, *options: str) -> int:
+        """Submit a job from compute1; its id (Slurm's acknowledgement)."""
+        done = self.run("cd /tmp && sbatch --parsable " + " ".join(options), timeout=30)
+        return int(done.stdout.strip().split(";")[0])
+
+    def jobs(self, timeout: float = 90.0) -> dict[int, str] | None:
+        """Job id -> state as `squeue` says from compute1 (None while it does not answer)."""
+        try:
+            done = self.run("squeue -h -t all -o '%i %T'", check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if done.returncode != 0:
+            return None
+        return {int(i): state for i, state in re.findall(r"(\d+) (\S+)", done.stdout)}
+
+    def job_state(self, job: int) -> str | None:
+        done = self.run(f"scontrol show job {job}", check=False, timeout=30)
+        found = re.search(r"JobState=(\S+)", done.stdout)
+        return found.group(1) if found else None
+
+    def node_state(self) -> str:
+        done = self.run(f"sinfo -h -n {COMPUTE} -o %T", check=False, timeout=30)
+        return done.stdout.strip().rstrip("*")
+
+
+def service_text(name: str, device: str, *, mode: str = "tandem") -> str:
+    """The cell's Slurm service: the state disk, then the controller (not started at
+    boot: the test or benchmark prepares the nodes first)."""
+    return f"""
+[[services]]
+name = "{name}"
+autostart = false
+recovery = "relocate"
+domain = {{ nodes = ["node1", "node2"], restricted = true, failback = false }}
+[[services.resources]]
+name = "slurm-state"
+agent = "fs"
+monitor_interval_s = 5
+params = {{ device = "{device}", mountpoint = "{STATE_MOUNT}", fstype = "ext4" }}
+[[services.resources]]
+name = "slurm-ctld"
+agent = "slurmctld"
+monitor_interval_s = 5
+params = {{ conf = "{CONF}", mountpoint = "{STATE_MOUNT}", mode = "{mode}" }}
+"""
+
+
 __all__ = ["COMPUTE", "CONF", "NODE_DIRS", "STATE_DIR", "STATE_MOUNT", "ComputeHost",
-           "hosts_file", "prepare_node", "prepare_state_disk", "slurm_conf"]
+           "hosts_file", "prepare_node", "prepare_state_disk", "run_in", "service_text",
+           "slurm_conf"]
