@@ -133,8 +133,9 @@ def has(report: Report, severity: str, line: int, text: str) -> bool:
 
 
 # -- Slurm ----------------------------------------------------------------------------------------
-GOOD_SLURM = ("SlurmctldHost=ns0(10.1.0.1)\nSlurmctldHost=ns13(ns)\n"
-              "StateSaveLocation=/shared/slurm/state\nSlurmctldTimeout=120\n")
+GOOD_SLURM = ("SlurmctldHost=ns0(10.1.0.1)\nSlurmctldHost=ns13(10.1.0.13)\n"
+              "StateSaveLocation=/shared/slurm/state\nSlurmctldTimeout=10\n")
+BACKUP_SLURM = GOOD_SLURM.replace("=10\n", "=120\n")  # for Slurm's own backup
 
 
 def slurm(text: str, mode: str | None = "tandem") -> Report:
@@ -165,12 +166,12 @@ def test_a_state_directory_that_does_not_move(text: str, line: int, problem: str
 
 def test_controller_hosts_against_the_nodes() -> None:
     stranger = slurm("SlurmctldHost=ns0\nSlurmctldHost=bali1(10.1.0.13)\n"
-                     "StateSaveLocation=/shared\n")
+                     "StateSaveLocation=/shared\nSlurmctldTimeout=10\n")
     assert has(stranger, "error", 2, "SlurmctldHost bali1 is not a node of cell mgmt")
     assert has(stranger, "error", 1, "ns13 may run service batch but is not in SlurmctldHost")
     assert len(stranger.findings) == 2  # no resolution finding for the stranger
     assert slurm("SlurmctldHost=ns0.cluster.example\nSlurmctldHost=NS13\n"
-                 "StateSaveLocation=/shared\n").findings == ()
+                 "StateSaveLocation=/shared\nSlurmctldTimeout=10\n").findings == ()
 
 
 def test_a_listed_node_outside_the_domain_depends_on_the_mode() -> None:
@@ -194,26 +195,40 @@ def test_a_controller_address_must_be_its_own_or_the_service_address(
 
 
 def test_slurms_own_backup_against_the_cells_failover() -> None:
-    short = slurm(GOOD_SLURM.replace("=120", "=60"), "slurm")
+    short = slurm(BACKUP_SLURM.replace("=120", "=60"), "slurm")
     assert has(short, "error", 4, f"SlurmctldTimeout=60 is shorter than the cell's failover "
                                   f"(up to {ESTIMATE_S:g} s")
-    long = slurm(GOOD_SLURM, "slurm")
+    long = slurm(BACKUP_SLURM, "slurm")
     assert has(long, "warning", 4, "the queue is unavailable for about SlurmctldTimeout=120 s")
     assert not long.count("error")
-    default = slurm(GOOD_SLURM.replace("SlurmctldTimeout=120\n", ""), "slurm")
+    default = slurm(BACKUP_SLURM.replace("SlurmctldTimeout=120\n", ""), "slurm")
     assert has(default, "warning", 0, "SlurmctldTimeout=120 s")
     assert not any("SlurmctldTimeout" in f.message for f in slurm(GOOD_SLURM).findings)
 
 
+def test_tandem_mode_wants_a_short_timeout_and_the_nodes_own_addresses() -> None:
+    slow = slurm(BACKUP_SLURM)
+    assert has(slow, "warning", 4, "SlurmctldTimeout=120: a client that reaches the backup "
+                                   "while it takes over is told to wait and sleeps 60 s")
+    assert not slow.count("error")
+    moving = slurm(GOOD_SLURM.replace("ns0(10.1.0.1)", "ns0(ns)"))
+    assert has(moving, "error", 1, "SlurmctldHost ns0 at ns is the service address "
+                                   "10.1.0.65: with several controllers")
+    alone = slurm("SlurmctldHost=ns0(ns)\nStateSaveLocation=/shared\nSlurmctldTimeout=300\n")
+    assert not any("service address" in f.message or "sleeps" in f.message
+                   for f in alone.findings)
+
+
 def test_slurms_own_backup_with_the_primary_on_the_other_node() -> None:
-    text = "SlurmctldHost=ns13\nSlurmctldHost=ns0\nStateSaveLocation=/shared\n"
+    text = ("SlurmctldHost=ns13\nSlurmctldHost=ns0\nStateSaveLocation=/shared\n"
+            "SlurmctldTimeout=10\n")
     assert has(slurm(text, "slurm"), "warning", 1, "the first SlurmctldHost is ns13 but "
                                                    "service batch prefers ns0")
     assert slurm(text, "tandem").findings == ()
 
 
 def test_without_a_slurmctld_resource_slurms_own_backup_is_assumed() -> None:
-    report = slurm(GOOD_SLURM.replace("=120", "=60"), None)
+    report = slurm(BACKUP_SLURM.replace("=120", "=60"), None)
     assert report.mode == "slurm"
     assert has(report, "warning", 0, "service batch has no slurmctld resource")
     assert has(report, "error", 4, "SlurmctldTimeout=60 is shorter")
@@ -382,7 +397,7 @@ def test_the_system_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_finding_as_a_line_and_as_data() -> None:
-    report = slurm("SlurmctldHost=ns0\nSlurmctldHost=ns13\n")
+    report = slurm("SlurmctldHost=ns0\nSlurmctldHost=ns13\nSlurmctldTimeout=10\n")
     finding = report.findings[0]
     assert str(finding).startswith("slurm.conf: error: StateSaveLocation /var/spool")
     data = report.as_dict()

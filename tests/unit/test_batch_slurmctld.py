@@ -13,14 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from tandem.config import load_config
 from tandem.hpc.batch import slurmctld
-from tandem.hpc.batch.slurmconf import parse_slurm_conf
+from tandem.hpc.batch.check import check_slurm, pick_target
+from tandem.hpc.batch.lsfconf import Resolver, read_hosts
+from tandem.hpc.batch.slurmconf import parse_slurm_conf, read_slurm_conf
 from tandem.hpc.batch.slurmhost import (
     controller_index,
     munge_problem,
     ping_states,
     state_dir_problem,
 )
+from tandem.lab import slurm
 from tandem.resources.base import OcfCode, ParamError
 from tandem.resources.registry import get_agent
 
@@ -144,3 +148,22 @@ def test_slurm_mode_checks_the_disk_and_starts_nothing(
     assert asyncio.run(ctld.status()).ok
     assert asyncio.run(ctld.stop()).ok
     assert asyncio.run(ctld.status()).code == OcfCode.NOT_RUNNING
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "slurm"
+
+
+def test_the_example_is_what_the_lab_runs_and_passes_the_check() -> None:
+    """examples/slurm is the README's cell: its slurm.conf and hosts are those the lab
+    test and the benchmark write, and `tandem batch check` finds nothing in them."""
+    controllers = [("node1", "198.51.100.11"), ("node2", "198.51.100.12")]
+    compute = "198.51.100.250"
+    assert (EXAMPLE / "slurm.conf").read_text() == slurm.slurm_conf(controllers, compute,
+                                                                      timeout_s=10)
+    assert (EXAMPLE / "hosts").read_text() == slurm.hosts_file(
+        [*controllers, (slurm.COMPUTE, compute)])
+    config = load_config(str(EXAMPLE / "cell.toml"))
+    report = check_slurm(read_slurm_conf(EXAMPLE / "slurm.conf"),
+                         pick_target(config, agent="slurmctld"),
+                         Resolver([read_hosts(EXAMPLE / "hosts")], system=False))
+    assert report.findings == () and report.mode == "tandem"

@@ -36,7 +36,7 @@ from tandem.config.model import ClusterConfig, ServiceDef
 from tandem.hpc.batch import Setting
 from tandem.hpc.batch.lsfconf import HostsFile, IPAddress, LsfConf, Resolver, as_address
 from tandem.hpc.batch.pbsconf import PbsConf
-from tandem.hpc.batch.slurmconf import SlurmConf
+from tandem.hpc.batch.slurmconf import ControllerHost, SlurmConf
 
 Severity = Literal["error", "warning"]
 SLURMCTLD = "slurmctld"
@@ -324,6 +324,10 @@ SLURM_RULES = HostRules(
     "never moves there")
 
 
+# Mode tandem: Slurm clients that meet a backup in standby sleep SlurmctldTimeout / 2.
+TANDEM_TIMEOUT_HINT_S = 20
+
+
 def check_slurm(conf: SlurmConf, target: Target, resolver: Resolver) -> Report:
     """The findings about a slurm.conf for `target`."""
     out = Findings(conf.path)
@@ -348,11 +352,34 @@ def check_slurm(conf: SlurmConf, target: Target, resolver: Resolver) -> Report:
         expected = frozenset(target.addresses) | target.node_addresses(node)
         check_resolves(out, host.line, f"SlurmctldHost {host.name} at",
                        host.address, expected=expected, resolver=resolver)
+        if not backup and len(conf.controllers) > 1:
+            _shared_address(out, host, target, resolver)
     estimate = failover_estimate(target)
     if backup:
         _slurm_backup(out, conf, target, estimate)
+    elif len(conf.controllers) > 1 and conf.slurmctld_timeout_s > TANDEM_TIMEOUT_HINT_S:
+        timeout = conf.slurmctld_timeout_s
+        out.warning(conf.slurmctld_timeout.line,
+                    f"SlurmctldTimeout={timeout}: a client that reaches the backup while it "
+                    f"takes over is told to wait and sleeps {timeout // 2} s before it "
+                    f"retries; tandem runs one controller at a time, so a short timeout "
+                    f"(about 10 s) is safe here and shortens the queue's pause")
     return Report.of("slurm", conf.path, target, out.items, mode=mode or "slurm",
                      failover_estimate_s=round(estimate.seconds, 3))
+
+
+def _shared_address(out: Findings, host: ControllerHost, target: Target,
+                    resolver: Resolver) -> None:
+    """Mode tandem with backups: a controller address that moves with the service is
+    wrong. A backup that takes over first asks the primary, at the primary's address, to
+    give up control; when that address is the service's and so its own, it asks itself
+    and stays in standby (seen in the lab with Slurm 22.05)."""
+    moving = set(target.addresses) & set(resolver.resolve(host.address or ""))
+    if moving:
+        out.error(host.line, f"SlurmctldHost {host.name} at {host.address} is the service "
+                             f"address {_addresses_text(sorted(moving, key=str))}: with "
+                             f"several controllers each must be reached at its node's own "
+                             f"address, or the backup's takeover talks to itself and fails")
 
 
 def _slurm_backup(out: Findings, conf: SlurmConf, target: Target, estimate: Estimate) -> None:
