@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from inventorykit import add_node
-from test_batch_check import GOOD_LSF, GOOD_PBS, GOOD_SLURM, HOSTS_TEXT, cell_text, slurmctld_agent
+from test_batch_check import (
+    BACKUP_SLURM,
+    GOOD_LSF,
+    GOOD_PBS,
+    GOOD_SLURM,
+    HOSTS_TEXT,
+    cell_text,
+    slurmctld_agent,
+)
 from test_batch_generate import MANUAL, make_cell
 
 from tandem.cli.main import main
@@ -66,6 +74,7 @@ def test_an_error_exits_1_with_one_line_each(files: Path, capsys: Capture) -> No
 
 
 def test_warnings_alone_exit_0(files: Path, capsys: Capture) -> None:
+    (files / "slurm.conf").write_text(BACKUP_SLURM)
     assert main(["batch", "check", "--slurm", str(files / "slurm.conf"), "--cell",
                  str(files / "slurm-mode.toml"), "--hosts", str(files / "hosts")]) == 0
     out = capsys.readouterr().out
