@@ -11,7 +11,8 @@ Each run builds the cell of examples/slurm/cell.toml (mode and SlurmctldTimeout 
 variant) with a compute host running a real slurmd, submits a running and a held job,
 cuts node1's power and times, from the compute host, the first `squeue` that answers
 again; then checks that both jobs are still known. Figures go to stdout, progress to
-stderr, results to bench/results/slurm-failover.{json,md}.
+stderr, results to bench/results/slurm-failover.{json,md} (slurm-failover-VARIANTS.* for
+a subset).
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def measure(args: argparse.Namespace) -> int:
     print(markdown)
     data = {"benchmark": "slurm-failover", "environment": report.environment(),
             "variants": found}
-    name = "slurm-failover" if len(chosen) == len(VARIANTS) else "slurm-failover-partial"
+    name = "slurm-failover" if len(chosen) == len(VARIANTS) else \
+        "slurm-failover-" + "-".join(v.name for v in chosen)
     for path in report.write_results(name, data, markdown):
         say(f"wrote {path}")
     return 0 if all(f["jobs_kept"] == f["runs"] for f in found) else 1
