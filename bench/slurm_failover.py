@@ -5,7 +5,7 @@ the state disk, start slurmctld, `scontrol takeover`) and with Slurm's own backu
 controller (mode `slurm`: tandem fences and moves the disk, Slurm's backup takes control
 after SlurmctldTimeout), at Slurm's default timeout and at a short one, in the same lab.
 
-    python3 bench/slurm_failover.py --runs 5 [--only tandem slurm-short slurm-default]
+    python3 bench/slurm_failover.py --runs 5 [--only tandem-virtual slurm-short ...]
 
 Each run builds the cell of examples/slurm/cell.toml (mode and SlurmctldTimeout set per
 variant) with a compute host running a real slurmd, submits a running and a held job,
@@ -37,6 +37,7 @@ from tandem.lab.wait import wait_for
 CELL = Path(__file__).resolve().parents[1] / "examples" / "slurm" / "cell.toml"
 CONTROLLERS = [("node1", "198.51.100.11"), ("node2", "198.51.100.12")]
 COMPUTE_ADDRESS = "198.51.100.250"
+VIRTUAL = ("slurmctl", "198.51.100.60")
 SERVICE = "slurm"
 ANSWER_LIMIT_S = 400.0
 
@@ -47,9 +48,16 @@ class Variant:
     mode: str
     timeout_s: int
     what: str
+    virtual: bool = False
+
+    @property
+    def controllers(self) -> list[tuple[str, str]]:
+        return [VIRTUAL] if self.virtual else CONTROLLERS
 
 
 VARIANTS = (
+    Variant("tandem-virtual", "tandem", 10, "tandem moves the controller with its own name "
+                                            "and address (virtual_host)", virtual=True),
     Variant("tandem", "tandem", 10, "tandem moves the controller, scontrol takeover "
                                     "(SlurmctldTimeout 10 s)"),
     Variant("slurm-short", "slurm", 10, "Slurm's own backup, SlurmctldTimeout 10 s"),
@@ -62,7 +70,15 @@ def cell_text(variant: Variant) -> str:
     text = CELL.read_text()
     if 'mode = "tandem"' not in text:
         raise BenchError(f"{CELL}: the slurmctld resource's mode is not where expected")
-    return text.replace('mode = "tandem"', f'mode = "{variant.mode}"')
+    text = text.replace('mode = "tandem"', f'mode = "{variant.mode}"')
+    if variant.virtual:  # the address before the controller, which runs under its name
+        name, address = VIRTUAL
+        ctld = '[[services.resources]]\nname = "slurm-ctld"'
+        text = text.replace(ctld, f'[[services.resources]]\nname = "slurm-ip"\nagent = "ip"\n'
+                                  f'params = {{ address = "{address}/24", interface = "eth0" }}'
+                                  f'\n\n{ctld}')
+        text = text.replace('mode = "tandem" }', f'mode = "tandem", virtual_host = "{name}" }}')
+    return text
 
 
 def owner(lab: Lab, observer: str) -> str | None:
@@ -80,8 +96,8 @@ def quorate(lab: Lab, node: str) -> bool:
 def prepare(lab: Lab, variant: Variant) -> slurm.ComputeHost:
     """Nodes, state disk, the service on node1 (and, for Slurm's own backup, the
     controllers the site runs on both nodes), the compute host registered."""
-    conf = slurm.slurm_conf(CONTROLLERS, COMPUTE_ADDRESS, timeout_s=variant.timeout_s)
-    hosts = slurm.hosts_file([*CONTROLLERS, (slurm.COMPUTE, COMPUTE_ADDRESS)])
+    conf = slurm.slurm_conf(variant.controllers, COMPUTE_ADDRESS, timeout_s=variant.timeout_s)
+    hosts = slurm.hosts_file([*CONTROLLERS, VIRTUAL, (slurm.COMPUTE, COMPUTE_ADDRESS)])
     for node in lab.nodes:
         wait_for(partial(quorate, lab, node), 60, f"{node} to be quorate")
         slurm.prepare_node(lab.control, node, conf, hosts)

@@ -16,6 +16,7 @@ while one accepted well before it is always there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -41,7 +42,7 @@ COMPUTE_ADDRESS = "198.51.100.250"
 LOG_TAIL = "tail -40 /var/log/slurm/slurmctld.log /var/log/tandem/slurm-ctld.log"
 SAVED_AFTER_S = 8.0  # longer than Slurm's state-save delay (about 5 s)
 
-SERVICE_TEXT = slurm.service_text(SERVICE, DEVICE)
+VIRTUAL = ("slurmctl", "198.51.100.60")  # the controller's own name and address
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +57,18 @@ def slurm_packages() -> None:
     assert done.returncode == 0, f"installing Slurm failed: {done.stderr[-500:]}"
 
 
-@pytest.fixture(scope="module")
-def slurm_cell(slurm_packages: None, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[tuple[Cell, ComputeHost]]:
-    """The cell with the slurm service enabled on node1, compute1 registered."""
-    name = unique_lab_name("slurm")
-    text = cell_config(name, fencing=True, extra=SERVICE_TEXT,
+@contextlib.contextmanager
+def slurm_lab(tmp: Path, stem: str, controllers: list[tuple[str, str]], service: str,
+              names: list[tuple[str, str]]) -> Iterator[tuple[Cell, ComputeHost]]:
+    """A cell running `service`, enabled on node1, and compute1 registered; the holder
+    watch sees who runs a slurmctld all along."""
+    name = unique_lab_name(stem)
+    text = cell_config(name, fencing=True, extra=service,
                        private_dirs=str(slurm.NODE_DIRS).replace("'", '"'))
     holders = [HolderSpec(SERVICE, process_mark="slurmctld -D")]
-    tmp = tmp_path_factory.mktemp("slurm")
     with running_lab(tmp, text, name, start=True) as record, cell_of(record, holders) as cell:
-        conf = slurm.slurm_conf(CONTROLLERS, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
-        hosts = slurm.hosts_file([*CONTROLLERS, (slurm.COMPUTE, COMPUTE_ADDRESS)])
+        conf = slurm.slurm_conf(controllers, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
+        hosts = slurm.hosts_file([*names, (slurm.COMPUTE, COMPUTE_ADDRESS)])
         for node in cell.nodes:
             slurm.prepare_node(cell.control, node, conf, hosts)
         slurm.prepare_state_disk(cell.control, "node1", DEVICE)
@@ -77,6 +78,15 @@ def slurm_cell(slurm_packages: None, tmp_path_factory: pytest.TempPathFactory
         wait_for(lambda: compute.node_state() in ("idle", "mixed", "allocated"), 60,
                  "compute1 to register with the controller")
         yield cell, compute
+
+
+@pytest.fixture(scope="module")
+def slurm_cell(slurm_packages: None, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[Cell, ComputeHost]]:
+    """Both nodes are SlurmctldHosts (node1 the primary), the service enabled on node1."""
+    with slurm_lab(tmp_path_factory.mktemp("slurm"), "slurm", CONTROLLERS,
+                   slurm.service_text(SERVICE, DEVICE), CONTROLLERS) as made:
+        yield made
 
 
 def enable(cell: Cell, node: str) -> None:
@@ -164,3 +174,33 @@ def test_jobs_accepted_within_the_save_window_can_be_lost(
     print(f"\nafter the second takeover ({took:.1f} s): jobs lost with their age at the "
           f"crash in seconds: {lost or 'none'}; kept: "
           f"{ {job: round(age, 2) for job, age in ages.items() if job in seen} }")
+
+
+def test_a_virtual_controller_moves_with_its_address(
+        slurm_packages: None, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One SlurmctldHost, `slurmctl`, at the service address: the controller runs under
+    that name wherever the service runs. After the crash nobody waits for a backup's
+    takeover or for a dead primary: squeue answers once the address and the controller
+    are up on node2, the jobs are there and the running one completes."""
+    name, address = VIRTUAL
+    service = slurm.service_text(SERVICE, DEVICE, virtual=(name, f"{address}/24"))
+    with slurm_lab(tmp_path_factory.mktemp("slurmv"), "slurmv", [VIRTUAL], service,
+                   [*CONTROLLERS, VIRTUAL]) as (cell, compute):
+        running = compute.sbatch("--wrap 'sleep 20'")
+        held = compute.sbatch("--hold", "--wrap true")
+        wait_for(lambda: (compute.jobs() or {}).get(running) == "RUNNING", 30, "the job")
+        time.sleep(SAVED_AFTER_S)
+        fault_at = time.time()
+        cell.control.crash("node1")
+        took, seen = answers_after(cell, compute, fault_at)
+        assert cell.power("node1") == "off"
+        assert {running, held} <= set(seen), seen
+        submitted = time.time()
+        after = compute.sbatch("--hold", "--wrap true")
+        print(f"\nvirtual controller: squeue answered {took:.1f} s after the crash, sbatch "
+              f"accepted job {after} in {time.time() - submitted:.1f} s")
+        wait_for(lambda: compute.job_state(running) == "COMPLETED", 60,
+                 "the running job to complete under the moved controller")
+        pid = "$(cut -d' ' -f1 /run/tandem/slurmctld/slurm-ctld.pid)"
+        hostname = slurm.run_in(cell.control, "node2", f"nsenter -u -t {pid} hostname")
+        assert hostname.strip() == name  # under its own name, in its own UTS namespace

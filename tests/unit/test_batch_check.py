@@ -80,11 +80,12 @@ params = {{ mode = "{mode}" }}
 
 
 class StandInSlurmctld(ResourceAgent):
-    """The slurmctld agent as far as the checks see it: its `mode` parameter."""
+    """The slurmctld agent as far as the checks see it: its `mode` and `virtual_host`."""
 
     name = "slurmctld"
     summary = "a stand-in for the checks"
-    params = (ParamSpec("mode", "string", default="tandem", choices=("tandem", "slurm")),)
+    params = (ParamSpec("mode", "string", default="tandem", choices=("tandem", "slurm")),
+              ParamSpec("virtual_host", "string", default=""))
     timeouts = Timeouts(start=60)
 
     async def start(self) -> AgentResult:
@@ -413,3 +414,29 @@ def test_findings_come_in_file_and_line_order() -> None:
     assert [f.line for f in report.findings] == [1, 1, 2, 3, 4, 5]
     both = lsf(GOOD_LSF.replace("/shared/", "/x/"), OUR_HOSTS.replace("10.1.0.1 ", "10.9.9.9 "))
     assert [(f.file, f.line) for f in both.findings] == [("lsf.conf", 3), ("hosts", 3)]
+
+
+def test_a_virtual_controller() -> None:
+    """The slurmctld resource runs the controller as `ctl`: one SlurmctldHost, ctl, at
+    the service address."""
+    virtual = cell_text().replace('mode = "tandem"', 'mode = "tandem", virtual_host = "ctl"')
+    config = parse_config(virtual, "cell.toml")
+    aimed = pick_target(config, agent="slurmctld")
+
+    def check(text: str) -> Report:
+        return check_slurm(parse_slurm_conf(text, "slurm.conf"), aimed,
+                           resolver(parse_hosts("10.1.0.65 ctl\n", "more")))
+
+    good = "SlurmctldHost=ctl(10.1.0.65)\nStateSaveLocation=/shared\nSlurmctldTimeout=120\n"
+    assert check(good).findings == ()
+    assert check(good.replace("(10.1.0.65)", "")).findings == ()  # the name resolves
+    assert has(check(good.replace("10.1.0.65", "10.1.0.1")), "error", 1,
+               "SlurmctldHost ctl at 10.1.0.1 is not 10.1.0.65")
+    assert has(check(GOOD_SLURM), "error", 1, "SlurmctldHost must be ctl alone (found "
+                                               "ns0(10.1.0.1), ns13(10.1.0.13))")
+    no_ip = parse_config(virtual.replace('agent = "ip"', 'agent = "dummy"')
+                         .replace('params = { address = "10.1.0.65/16", interface = "eth0" }',
+                                  ""), "cell.toml")
+    report = check_slurm(parse_slurm_conf(good, "slurm.conf"),
+                         pick_target(no_ip, agent="slurmctld"), resolver())
+    assert has(report, "error", 1, "has no ip resource")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,32 @@ def test_the_example_is_what_the_lab_runs_and_passes_the_check() -> None:
                          pick_target(config, agent="slurmctld"),
                          Resolver([read_hosts(EXAMPLE / "hosts")], system=False))
     assert report.findings == () and report.mode == "tandem"
+
+
+def test_a_virtual_host_is_for_mode_tandem_and_must_be_the_only_controller(
+        tmp_path: Path) -> None:
+    conf = tmp_path / "slurm.conf"
+    with pytest.raises(ParamError, match="virtual_host: only for mode tandem"):
+        agent(conf, mode="slurm", virtual_host="slurmctl")
+    with pytest.raises(ParamError, match="virtual_host: not a host name"):
+        agent(conf, virtual_host="slurm ctl")
+    conf.write_text("SlurmctldHost=slurmctl(10.1.0.65)\nSlurmctldHost=ns13\n")
+    result = asyncio.run(agent(conf, virtual_host="slurmctl").start())
+    assert result.code == OcfCode.ERR_CONFIGURED
+    assert "SlurmctldHost must list only slurmctl" in result.message
+    conf.write_text("SlurmctldHost=ns0\n")
+    result = asyncio.run(agent(conf, virtual_host="slurmctl").start())
+    assert result.code == OcfCode.ERR_CONFIGURED
+    assert "this node (slurmctl) is not a SlurmctldHost" in result.message
+
+
+def test_a_virtual_controller_runs_under_its_name_in_its_own_uts_namespace(
+        tmp_path: Path) -> None:
+    argv = agent(tmp_path / "slurm.conf", virtual_host="slurmctl",
+                 slurmctld="/usr/sbin/slurmctld")._daemon().values["command"]
+    assert argv[:3] == ["unshare", "--uts", "--"]
+    # what the shell does with it: set the name, then become slurmctld (same pid)
+    shown = subprocess.run([*argv[3:5], argv[5].replace("hostname", "echo").replace(
+        "exec", "echo"), *argv[6:]], capture_output=True, text=True, check=True).stdout
+    assert shown.split("\n")[:2] == ["slurmctl", f"/usr/sbin/slurmctld -D -f "
+                                                 f"{tmp_path / 'slurm.conf'}"]

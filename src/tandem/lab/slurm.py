@@ -193,26 +193,32 @@ exec /usr/sbin/slurmd -D -f {CONF}
         return done.stdout.strip().rstrip("*")
 
 
-def service_text(name: str, device: str, *, mode: str = "tandem") -> str:
+def service_text(name: str, device: str, *, mode: str = "tandem",
+                 virtual: tuple[str, str] | None = None) -> str:
     """The cell's Slurm service: the state disk, then the controller (not started at
-    boot: the test or benchmark prepares the nodes first)."""
+    boot: the test or benchmark prepares the nodes first). With `virtual` (host name,
+    address/prefix), the service also holds the address and runs the controller under
+    that name."""
+    resources = [("slurm-state", "fs", f'device = "{device}", mountpoint = "{STATE_MOUNT}", '
+                                       f'fstype = "ext4"')]
+    ctld = f'conf = "{CONF}", mountpoint = "{STATE_MOUNT}", mode = "{mode}"'
+    if virtual is not None:
+        resources.append(("slurm-ip", "ip", f'address = "{virtual[1]}", interface = "eth0"'))
+        ctld += f', virtual_host = "{virtual[0]}"'
+    resources.append(("slurm-ctld", "slurmctld", ctld))
+    blocks = "".join(f"""[[services.resources]]
+name = "{res}"
+agent = "{agent}"
+monitor_interval_s = 5
+params = {{ {params} }}
+""" for res, agent, params in resources)
     return f"""
 [[services]]
 name = "{name}"
 autostart = false
 recovery = "relocate"
 domain = {{ nodes = ["node1", "node2"], restricted = true, failback = false }}
-[[services.resources]]
-name = "slurm-state"
-agent = "fs"
-monitor_interval_s = 5
-params = {{ device = "{device}", mountpoint = "{STATE_MOUNT}", fstype = "ext4" }}
-[[services.resources]]
-name = "slurm-ctld"
-agent = "slurmctld"
-monitor_interval_s = 5
-params = {{ conf = "{CONF}", mountpoint = "{STATE_MOUNT}", mode = "{mode}" }}
-"""
+{blocks}"""
 
 
 __all__ = ["COMPUTE", "CONF", "NODE_DIRS", "STATE_DIR", "STATE_MOUNT", "ComputeHost",

@@ -343,6 +343,30 @@ def check_slurm(conf: SlurmConf, target: Target, resolver: Resolver) -> Report:
     if mode is None:
         out.warning(0, f"service {target.service.name} has no slurmctld resource: checked "
                        f"as Slurm's own failover (mode slurm), tandem moving only the disk")
+    virtual = slurm_virtual_host(target.service)
+    if virtual:
+        _virtual_controller(out, conf, target, resolver, virtual)
+    else:
+        _node_controllers(out, conf, target, resolver, backup=backup)
+    estimate = failover_estimate(target)
+    if backup:
+        _slurm_backup(out, conf, target, estimate)
+    elif not virtual and len(conf.controllers) > 1 \
+            and conf.slurmctld_timeout_s > TANDEM_TIMEOUT_HINT_S:
+        timeout = conf.slurmctld_timeout_s
+        out.warning(conf.slurmctld_timeout.line,
+                    f"SlurmctldTimeout={timeout}: a client that reaches the backup while it "
+                    f"takes over is told to wait and sleeps {timeout // 2} s before it "
+                    f"retries; tandem runs one controller at a time, so a short timeout "
+                    f"(about 10 s) is safe here and shortens the queue's pause")
+    return Report.of("slurm", conf.path, target, out.items, mode=mode or "slurm",
+                     failover_estimate_s=round(estimate.seconds, 3))
+
+
+def _node_controllers(out: Findings, conf: SlurmConf, target: Target, resolver: Resolver,
+                      *, backup: bool) -> None:
+    """Controllers that are the cell's nodes: listed as the mode needs, each reached at
+    its own address (or, with a single one, at the service address)."""
     check_hosts(out, [(c.name, c.line) for c in conf.controllers], target,
                 SLURM_RULES if backup else TANDEM_RULES)
     for host in conf.controllers:
@@ -354,18 +378,30 @@ def check_slurm(conf: SlurmConf, target: Target, resolver: Resolver) -> Report:
                        host.address, expected=expected, resolver=resolver)
         if not backup and len(conf.controllers) > 1:
             _shared_address(out, host, target, resolver)
-    estimate = failover_estimate(target)
-    if backup:
-        _slurm_backup(out, conf, target, estimate)
-    elif len(conf.controllers) > 1 and conf.slurmctld_timeout_s > TANDEM_TIMEOUT_HINT_S:
-        timeout = conf.slurmctld_timeout_s
-        out.warning(conf.slurmctld_timeout.line,
-                    f"SlurmctldTimeout={timeout}: a client that reaches the backup while it "
-                    f"takes over is told to wait and sleeps {timeout // 2} s before it "
-                    f"retries; tandem runs one controller at a time, so a short timeout "
-                    f"(about 10 s) is safe here and shortens the queue's pause")
-    return Report.of("slurm", conf.path, target, out.items, mode=mode or "slurm",
-                     failover_estimate_s=round(estimate.seconds, 3))
+
+
+def _virtual_controller(out: Findings, conf: SlurmConf, target: Target, resolver: Resolver,
+                        virtual: str) -> None:
+    """A controller that runs under the service's own host name: it must be the only
+    SlurmctldHost, reached at the service address."""
+    first = conf.controllers[0]
+    if len(conf.controllers) > 1 or short(first.name) != short(virtual):
+        out.error(first.line, f"the slurmctld resource runs the controller as {virtual}: "
+                              f"SlurmctldHost must be {virtual} alone (found "
+                              f"{', '.join(c.text for c in conf.controllers)}), or slurmctld "
+                              f"refuses to start")
+    if not target.addresses:
+        out.error(first.line, f"service {target.service.name} has no ip resource: the "
+                              f"virtual controller {virtual} has no address to move")
+    elif short(first.name) == short(virtual):
+        check_resolves(out, first.line, f"SlurmctldHost {virtual} at", first.address or virtual,
+                       expected=frozenset(target.addresses), resolver=resolver)
+
+
+def slurm_virtual_host(service: ServiceDef) -> str:
+    """The `slurmctld` resource's virtual host name ("" if none)."""
+    res = next((r for r in service.resources if r.agent == SLURMCTLD), None)
+    return "" if res is None else str(res.params.get("virtual_host", ""))
 
 
 def _shared_address(out: Findings, host: ControllerHost, target: Target,

@@ -7,6 +7,11 @@ Two modes (README, "Batch systems"):
   starts on the state disk the service has just mounted; on a node listed as a backup,
   `scontrol takeover` then makes it the controller at once, instead of Slurm waiting
   `SlurmctldTimeout` (120 s by default) for a primary that the cell has already fenced.
+- `tandem` with `virtual_host`: slurm.conf has one SlurmctldHost, a name of the
+  service's own with the service address (`SlurmctldHost=slurmctl(10.1.0.65)`); the
+  controller runs in a UTS namespace of its own named `virtual_host`, so Slurm sees one
+  controller that moves with the address: no backup, no takeover, and clients never try
+  a dead node first.
 - `slurm`: Slurm's own primary and backup controllers, run by the site on both nodes;
   the service only moves the state disk (and fences). The resource then starts nothing:
   it checks the state directory and munge where the disk was mounted, so that a backup
@@ -23,6 +28,7 @@ this host is UP.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -55,6 +61,7 @@ STATE_DIR = "/run/tandem/slurmctld"
 MODES = ("tandem", "slurm")
 PING_TIMEOUT_S = 10.0
 POLL_S = 0.1
+HOST_NAME_RE = r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})"
 
 
 @register
@@ -70,6 +77,9 @@ class SlurmctldAgent(ResourceAgent):
         ParamSpec("mode", "string", default="tandem", choices=MODES,
                   description="tandem: the controller runs where the service runs; "
                               "slurm: Slurm's own backup, tandem moves the disk"),
+        ParamSpec("virtual_host", "string", default="",
+                  description="run slurmctld under this host name, the only SlurmctldHost "
+                              "(with the service address): no backup, no takeover"),
         ParamSpec("mountpoint", "string", default="",
                   description="mount point of the state disk (checked mounted at start)"),
         ParamSpec("slurmctld", "string", default="/usr/sbin/slurmctld",
@@ -88,6 +98,17 @@ class SlurmctldAgent(ResourceAgent):
                 raise ParamError(self.resource, key, "must be an absolute path")
         if self.values["stop_timeout_s"] < 0:
             raise ParamError(self.resource, "stop_timeout_s", "must be >= 0")
+        virtual = self.values["virtual_host"]
+        if virtual and not re.fullmatch(HOST_NAME_RE, virtual):
+            raise ParamError(self.resource, "virtual_host", f"not a host name: {virtual!r}")
+        if virtual and self.values["mode"] == "slurm":
+            raise ParamError(self.resource, "virtual_host",
+                             "only for mode tandem (Slurm's own backup needs two hosts)")
+
+    @property
+    def _host(self) -> str:
+        """The name slurmctld runs under: the virtual host, else this node's."""
+        return str(self.values["virtual_host"]) or short_hostname()
 
     @property
     def _marker(self) -> Path:
@@ -96,8 +117,13 @@ class SlurmctldAgent(ResourceAgent):
 
     def _daemon(self) -> ProcessAgent:
         conf = self.values["conf"]
+        command = [self.values["slurmctld"], "-D", "-f", conf]
+        if self.values["virtual_host"]:  # same pid: unshare and sh exec, no fork
+            command = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$1" && exec "$2" '
+                       '-D -f "$3"', "slurmctld", self.values["virtual_host"],
+                       self.values["slurmctld"], conf]
         agent = ProcessAgent.create(self.resource, {
-            "command": [self.values["slurmctld"], "-D", "-f", conf],
+            "command": command,
             "env": {"SLURM_CONF": conf},
             "stop_timeout_s": self.values["stop_timeout_s"],
             "pidfile": f"{STATE_DIR}/{self.resource}.pid",
@@ -117,11 +143,15 @@ class SlurmctldAgent(ResourceAgent):
             conf = await asyncio.to_thread(read_slurm_conf, self.values["conf"])
         except BatchConfError as exc:
             return failure(str(exc), OcfCode.ERR_CONFIGURED)
-        host = short_hostname()
+        host = self._host
         index = controller_index(conf, host)
         if index is None:
             return failure(f"this node ({host}) is not a SlurmctldHost of {conf.path} "
                            f"(controllers: {describe(conf.controllers)})",
+                           OcfCode.ERR_CONFIGURED)
+        if self.values["virtual_host"] and len(conf.controllers) > 1:
+            return failure(f"{conf.path}: with virtual_host {host}, SlurmctldHost must list "
+                           f"only {host} (found {describe(conf.controllers)})",
                            OcfCode.ERR_CONFIGURED)
         problem = await asyncio.to_thread(state_dir_problem, conf.state_save_location.value,
                                           conf.slurm_user, self.values["mountpoint"])
@@ -142,7 +172,7 @@ class SlurmctldAgent(ResourceAgent):
         started = await self._daemon().start()
         if not started.ok:
             return started
-        host = short_hostname()
+        host = self._host
         up = await self._wait_up(host, self.timeouts.start / 2)
         if up is not None:
             return up
@@ -194,7 +224,7 @@ class SlurmctldAgent(ResourceAgent):
         running = await self._daemon().status()
         if not running.ok:
             return running
-        host = short_hostname()
+        host = self._host
         try:
             pinged = await self._scontrol("ping")
         except CommandError as exc:
