@@ -204,3 +204,25 @@ def test_a_virtual_controller_moves_with_its_address(
         pid = "$(cut -d' ' -f1 /run/tandem/slurmctld/slurm-ctld.pid)"
         hostname = slurm.run_in(cell.control, "node2", f"nsenter -u -t {pid} hostname")
         assert hostname.strip() == name  # under its own name, in its own UTS namespace
+        relocate_back(cell, compute, [VIRTUAL], [*CONTROLLERS, VIRTUAL], held)
+
+
+def relocate_back(cell: Cell, compute: ComputeHost, controllers: list[tuple[str, str]],
+                  names: list[tuple[str, str]], held: int) -> None:
+    """node1 comes back and the operator moves the service there: the controller on node2
+    is stopped (its whole session) before node1's starts, and the queue follows."""
+    cell.control.power_on("node1")
+    cell.wait_state("node2", "node1", {"online"}, timeout=60)
+    conf = slurm.slurm_conf(controllers, COMPUTE_ADDRESS, timeout_s=SLURMCTLD_TIMEOUT_S)
+    slurm.prepare_node(cell.control, "node1", conf,
+                       slurm.hosts_file([*names, (slurm.COMPUTE, COMPUTE_ADDRESS)]))
+    done = subprocess.run(cell.control.exec_argv("node2", ["clusvcadm", "-r", SERVICE, "-m",
+                                                          "node1"]),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: owner(cell, "node2") == "node1", 60, f"{SERVICE} back on node1")
+    seen = wait_for(compute.jobs, 60, "squeue to answer after the relocation")
+    assert seen.get(held) == "PENDING", seen
+    assert "slurmctld" not in slurm.run_in(cell.control, "node2", "ps -eo comm,netns "
+                                           "| grep $(readlink /proc/self/ns/net | tr -dc 0-9)"
+                                           " || true")
