@@ -13,9 +13,6 @@ the inventory (tandem.hpc.batch.generate), to standard output or, atomically, to
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +25,7 @@ from tandem.hpc.batch import BatchConfError, check
 from tandem.hpc.batch.lsfconf import Resolver, read_hosts, read_lsf_conf
 from tandem.hpc.batch.pbsconf import ROLES, read_pbs_conf
 from tandem.hpc.batch.slurmconf import read_slurm_conf
+from tandem.util.atomicfile import replace_file
 
 if TYPE_CHECKING:
     from tandem.hpc.batch.generate import Pair
@@ -215,18 +213,7 @@ def emit(text: str, output: str | None) -> int:
 def write_atomically(path: Path, text: str) -> None:
     """Replace `path` with `text` (mode 0644): a reader sees the old file or the new one,
     never half of it. BatchConfError naming the file if it cannot be written."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(tmp, flags, PUBLIC_MODE)
-        try:
-            os.write(fd, text.encode("utf-8"))
-            os.fchmod(fd, PUBLIC_MODE)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        replace_file(path, text.encode("utf-8"), PUBLIC_MODE)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise BatchConfError(f"{path}: cannot write: {exc.strerror or exc}") from None
