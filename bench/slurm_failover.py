@@ -31,7 +31,7 @@ from benchlib.cli import parser, run, say
 from benchlib.errors import BenchError
 from benchlib.labs import Lab, built_lab
 from tandem.lab import slurm
-from tandem.lab.query import node_status
+from tandem.lab.query import node_status, service_owner
 from tandem.lab.wait import wait_for
 
 CELL = Path(__file__).resolve().parents[1] / "examples" / "slurm" / "cell.toml"
@@ -81,14 +81,6 @@ def cell_text(variant: Variant) -> str:
     return text
 
 
-def owner(lab: Lab, observer: str) -> str | None:
-    status = node_status(lab.control, observer)
-    for row in status["services"] if status else []:
-        if row["name"] == SERVICE and row["state"] == "started":
-            return str(row["owner"])
-    return None
-
-
 def quorate(lab: Lab, node: str) -> bool:
     return bool((node_status(lab.control, node) or {}).get("quorate"))
 
@@ -103,7 +95,8 @@ def prepare(lab: Lab, variant: Variant) -> slurm.ComputeHost:
         slurm.prepare_node(lab.control, node, conf, hosts)
     slurm.prepare_state_disk(lab.control, "node1", "/dev/tandem/shared")
     slurm.run_in(lab.control, "node1", f"clusvcadm -e {SERVICE} -m node1", timeout=120)
-    wait_for(lambda: owner(lab, "node2") == "node1", 60, "the service on node1")
+    wait_for(lambda: service_owner(lab.control, "node2", SERVICE) == "node1", 60,
+             "the service on node1")
     if variant.mode == "slurm":  # the site's controllers: primary, then backup
         # The backup starts before the disk is there: it needs a state directory of its
         # own under the mount point (the disk hides it once tandem mounts it there).

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from enginekit import Cell, cell_of
-from labkit import cell_config, node_status, running_lab, unique_lab_name, wait_for
+from labkit import cell_config, running_lab, unique_lab_name, wait_for
 from tandem.lab import slurm
 from tandem.lab.holders import HolderSpec
+from tandem.lab.query import service_owner
 from tandem.lab.slurm import ComputeHost
 
 pytestmark = pytest.mark.lab
@@ -97,11 +98,7 @@ def enable(cell: Cell, node: str) -> None:
 
 
 def owner(cell: Cell, observer: str) -> str | None:
-    status = node_status(cell.control, observer)
-    for row in status["services"] if status else []:
-        if row["name"] == SERVICE and row["state"] == "started":
-            return str(row["owner"])
-    return None
+    return service_owner(cell.control, observer, SERVICE)
 
 
 def answers_after(cell: Cell, compute: ComputeHost,

@@ -41,7 +41,6 @@ from enginekit import Cell, cell_of, fence_starts
 from labkit import (
     node_events,
     node_lab,
-    node_status,
     running_lab,
     sh,
     unique_lab_name,
@@ -50,6 +49,7 @@ from labkit import (
 from mgmtkit import write
 from tandem.lab.failover import breakdown
 from tandem.lab.names import LabNames
+from tandem.lab.query import service_owner
 
 pytestmark = pytest.mark.lab
 
@@ -304,11 +304,7 @@ def rows_seen(cell: Cell) -> int:
 
 
 def owner(cell: Cell, observer: str) -> str | None:
-    status = node_status(cell.control, observer)
-    for row in status["services"] if status else []:
-        if row["name"] == SERVICE and row["state"] == "started":
-            return str(row["owner"])
-    return None
+    return service_owner(cell.control, observer, SERVICE)
 
 
 def cron_state(cell: Cell, node: str) -> str:

@@ -59,6 +59,13 @@ def cell_status(control: NodeControl, node: str,
     return CellStatus.from_json(document, f"status of {node}") if document else None
 
 
+def service_owner(control: NodeControl, observer: str, service: str) -> str | None:
+    """Where `observer`'s daemon says `service` is started (None: nowhere, or no answer)."""
+    status = cell_status(control, observer)
+    row = status.service(service) if status else None
+    return row.owner if row is not None and row.state == "started" else None
+
+
 def states(status: Document | None) -> dict[str, str]:
     """node name -> state, from a status document (empty without one)."""
     return {n["name"]: n["state"] for n in status["nodes"]} if status else {}
