@@ -34,7 +34,7 @@ NODE_DIRS = ["/srv", "/etc/slurm", "/var/log/slurm", "/var/lib/munge", "/var/log
 COMPUTE_DIRS = ["/run/munge", "/run/slurm", "/var/spool/slurmd", "/var/log/slurm",
                 "/var/lib/munge", "/var/log/munge", "/etc/slurm"]
 MUNGED = "setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged"
-COMPUTE_START_TIMEOUT_S = 20.0
+COMPUTE_START_TIMEOUT_S = 30.0
 
 
 def slurm_conf(controllers: Sequence[tuple[str, str]], compute_address: str, *,
@@ -149,7 +149,12 @@ exec /usr/sbin/slurmd -D -f {CONF}
                         check=False).returncode == 0:
                 return
             time.sleep(0.1)
-        raise LabError(f"slurmd did not start on {COMPUTE} (see {self.directory}/slurmd.out)")
+        try:
+            said = (self.directory / "slurmd.out").read_text(errors="replace").strip()
+        except OSError:
+            said = ""
+        raise LabError(f"slurmd did not start on {COMPUTE} within {COMPUTE_START_TIMEOUT_S:g} "
+                       f"s: {said.splitlines()[-1] if said else 'no output'}")
 
     def argv(self, command: Sequence[str]) -> list[str]:
         """`command` as seen from compute1 (its names, munged and slurm.conf)."""
