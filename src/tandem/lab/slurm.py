@@ -31,8 +31,9 @@ STATE_DIR = f"{STATE_MOUNT}/state"
 COMPUTE = "compute1"
 NODE_DIRS = ["/srv", "/etc/slurm", "/var/log/slurm", "/var/lib/munge", "/var/log/munge",
              "/run/munge", "/run/slurm"]
-COMPUTE_DIRS = ["/run/munge", "/run/slurm", "/var/spool/slurmd", "/var/log/slurm",
-                "/var/lib/munge", "/var/log/munge", "/etc/slurm"]
+# The compute host gets a tmpfs over /run (its munge and slurm directories, and slurmd's
+# spool, are made in it) and over these, which the packages create on the machine:
+COMPUTE_DIRS = ["/run", "/var/log/slurm", "/var/lib/munge", "/var/log/munge", "/etc/slurm"]
 MUNGED = "setpriv --reuid=munge --regid=munge --init-groups /usr/sbin/munged"
 COMPUTE_START_TIMEOUT_S = 30.0
 
@@ -49,7 +50,7 @@ ClusterName=lab
 {hosts}SlurmUser=slurm
 AuthType=auth/munge
 StateSaveLocation={STATE_DIR}
-SlurmdSpoolDir=/var/spool/slurmd
+SlurmdSpoolDir=/run/slurm/slurmd
 SlurmctldPidFile=/run/slurm/slurmctld.pid
 SlurmdPidFile=/run/slurm/slurmd.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
@@ -133,6 +134,7 @@ class ComputeHost:
         script = f"""set -eu
 hostname {COMPUTE}
 {mounts}
+mkdir -p /run/munge /run/slurm/slurmd
 cp {self.directory}/slurm.conf {CONF}
 mount --bind {self.directory}/hosts /etc/hosts
 chown munge:munge /var/lib/munge /var/log/munge /run/munge
