@@ -53,3 +53,4 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """Console-script wrapper."""
     sys.exit(main())
+    "exporter": "exporter_cmd",
