@@ -20,6 +20,7 @@ COMMAND_MODULES: dict[str, str] = {
     "node": "status_cmd", "keygen": "status_cmd", "svc": "svc_cmd", "lab": "lab_cmd",
     "demo": "demo_cmd", "config": "config_cmd", "agent": "agent_cmd", "ha": "ha_cmd",
     "qdisk": "qdisk_cmd", "db": "db_cmd", "cells": "cells_cmd", "batch": "batch_cmd",
+    "install": "sysinstall_cmd", "exporter": "exporter_cmd",
 }
 
 
@@ -53,4 +54,3 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """Console-script wrapper."""
     sys.exit(main())
-    "exporter": "exporter_cmd",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tandem.common.events import EventKind
@@ -27,6 +28,7 @@ from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import FenceDeviceChecker
 from tandem.daemon.fencer import Fencer
 from tandem.daemon.fencereq import FenceRequests
+from tandem.daemon.logsetup import SyslogTarget
 from tandem.daemon.messages import Messages
 from tandem.daemon.network import NetSetup, NetSnapshot, Network
 from tandem.daemon.observe import observe
@@ -56,7 +58,8 @@ class Engine:
     def __init__(self, config: ClusterConfig, local_name: str, *, paths: Paths | None = None,
                  unblocked: bool = False, config_path: Path | None = None,
                  realtime: bool = False, env: EngineEnv | None = None,
-                 log_file: str | None = None) -> None:
+                 log_file: str | None = None,
+                 syslog: SyslogTarget | None = None) -> None:
         self.env = env or EngineEnv()
         self.clock = self.env.clock
         self.config = config
@@ -67,6 +70,9 @@ class Engine:
         self.started = self.clock.monotonic()
         self.realtime = realtime
         self.log_file = log_file
+        self.syslog = syslog
+        # Called after every cycle (tandemd feeds systemd's watchdog there).
+        self.on_cycle: Callable[[], None] = _nothing
         self.halted = ""  # why the engine had to stop on its own (the rings are gone)
         self._stop: asyncio.Event | None = None
         self.events = EventLog(self.paths.events)
@@ -122,7 +128,8 @@ class Engine:
             self.config, self.local.name, key=key, incarnation=self.incarnation,
             detector=self.detector, lock=self.lock, main_loop=asyncio.get_running_loop(),
             deliver=self.messages.deliver, run_dir=self.paths.run_dir,
-            log_file=self.log_file, on_failure=self._network_failed, realtime=self.realtime))
+            log_file=self.log_file, syslog=self.syslog, on_failure=self._network_failed,
+            realtime=self.realtime))
         self.net.publish(self._snapshot())
         await self.net.start()
         self.disk.start()
@@ -150,6 +157,7 @@ class Engine:
                 self.tick()
             except Exception:  # keep heartbeating whatever a decision bug does
                 log.exception("tick failed")
+            self.on_cycle()
             waker = loop.create_task(self.wake.wait())
             now = self.clock.monotonic()
             with self.lock:
@@ -295,3 +303,7 @@ class Engine:
         self.events.add(EventKind.CONFIG, node=self.local.name,
                         detail=f"configuration version {config.config_version} loaded")
         return f"configuration reloaded (version {config.config_version})"
+
+
+def _nothing() -> None:
+    """The default after-cycle hook."""

@@ -84,7 +84,8 @@ class HeartbeatLink:
             config=config, local=self.setup.local, key=self.setup.key,
             incarnation=self.setup.incarnation, page=self.page_path, peers=self.peers,
             rings=self.rings, engine_timeout_s=self.engine_timeout_s,
-            realtime=self.setup.realtime, log_file=self.setup.log_file))
+            realtime=self.setup.realtime, log_file=self.setup.log_file,
+            syslog=self.setup.syslog))
         try:
             detail = await asyncio.wait_for(self._ready, READY_TIMEOUT_S)
         except TimeoutError:

@@ -32,7 +32,7 @@ from typing import Any
 from tandem.config import ClusterConfig
 from tandem.daemon.hbchannel import Channel
 from tandem.daemon.hbshm import SharedPage
-from tandem.daemon.logsetup import setup_logging
+from tandem.daemon.logsetup import SyslogTarget, setup_logging
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatSender
 from tandem.membership.rt import lock_memory, set_fifo
 from tandem.wire import BadPayload, Message, MsgType, Rings, WireError
@@ -58,6 +58,7 @@ class HeartbeatSetup:
     engine_timeout_s: float
     realtime: bool
     log_file: str | None = None
+    syslog: SyslogTarget | None = None
 
 
 class _Gate:
@@ -110,7 +111,7 @@ class HeartbeatProcess:
         await self._setup_given.wait()
         if self.setup is None:
             return
-        setup_logging(self.setup.log_file, "tandemd-hb")
+        setup_logging(self.setup.log_file, "tandemd-hb", self.setup.syslog)
         try:
             await self._open(self.setup)
         except (WireError, OSError) as exc:

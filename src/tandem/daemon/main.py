@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import threading
@@ -19,7 +20,14 @@ from tandem.config.cellfile import exposures
 from tandem.daemon.commands import handlers
 from tandem.daemon.control import ControlServer
 from tandem.daemon.engine import Engine
-from tandem.daemon.logsetup import setup_logging
+from tandem.daemon.logsetup import (
+    FACILITIES,
+    SYSLOG_SOCKET,
+    SyslogTarget,
+    reopen_files,
+    setup_logging,
+)
+from tandem.daemon.sdnotify import SystemdNotifier
 from tandem.membership.rt import lock_memory
 from tandem.wire import KeyFileError, TransportError
 
@@ -36,6 +44,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="name of this node in the configuration (default: hostname)")
     parser.add_argument("--log-file", default=LOG_FILE,
                         help="log file, empty for stderr only (default: %(default)s)")
+    parser.add_argument("--syslog", default="auto", metavar="FACILITY",
+                        choices=["auto", "none", *FACILITIES],
+                        help="also log to syslog with this facility (auto: daemon when "
+                             f"{SYSLOG_SOCKET} exists; none: never)")
+    parser.add_argument("--syslog-ident", default="tandemd", metavar="NAME",
+                        help="syslog identifier (default: %(default)s; the heartbeat "
+                             "process adds -hb)")
     parser.add_argument("--unblock", action="store_true",
                         help="start quorate without waiting to see every node once "
                              "(the operator vouches that no peer runs anything)")
@@ -51,9 +66,17 @@ def resolve_local_node(config: ClusterConfig, name: str | None) -> str:
     return candidate
 
 
+def syslog_target(args: argparse.Namespace) -> SyslogTarget | None:
+    """Where syslog lines go, from --syslog and --syslog-ident (None: not to syslog)."""
+    if args.syslog == "none" or (args.syslog == "auto" and not os.path.exists(SYSLOG_SOCKET)):
+        return None
+    facility = "daemon" if args.syslog == "auto" else args.syslog
+    return SyslogTarget(facility=facility, ident=args.syslog_ident)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(args.log_file or None)
+    setup_logging(args.log_file or None, syslog=syslog_target(args))
     try:
         config = load_config(args.config)
         node = resolve_local_node(config, args.node)
@@ -76,16 +99,24 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload = asyncio.Event()
-    # Handlers only raise flags; the loop below acts on them.
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
+    systemd = SystemdNotifier()
+
+    def leave() -> None:
+        stop.set()
+        systemd.stopping()
+
+    # Handlers only raise flags (and tell systemd); the loop below acts on them.
+    loop.add_signal_handler(signal.SIGTERM, leave)
+    loop.add_signal_handler(signal.SIGINT, leave)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     threading.stack_size(THREAD_STACK)
     # Memory is locked here too; real-time scheduling is for the heartbeat process only,
     # never for the loop that runs agents and decisions.
     memory = lock_memory() if args.realtime else None
     engine = Engine(config, node, unblocked=args.unblock, config_path=Path(args.config),
-                    realtime=args.realtime, log_file=args.log_file or None)
+                    realtime=args.realtime, log_file=args.log_file or None,
+                    syslog=syslog_target(args))
+    engine.on_cycle = systemd.feed
     engine.paths.ensure()
     log.info("starting on node %s of cluster %s (config version %d)%s", node, config.name,
              config.config_version, f"; locked memory: {memory.detail}" if memory else "")
@@ -94,6 +125,7 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
         log.info("heartbeat process: %s", engine.net.scheduling.detail)
     control = ControlServer(engine.paths.socket, handlers(engine))
     await control.start()
+    systemd.ready(f"node {node} of cluster {config.name}: joining the cell")
     runner = loop.create_task(engine.run(stop))
     while not runner.done():
         waiter = loop.create_task(reload.wait())
@@ -101,6 +133,8 @@ async def serve(config: ClusterConfig, node: str, args: argparse.Namespace) -> i
         waiter.cancel()
         if reload.is_set():
             reload.clear()
+            reopened = reopen_files()
+            log.info("SIGHUP: %d log file(s) reopened, configuration reloaded", reopened)
             _reload(args.config, engine)
     await control.close()
     runner.result()

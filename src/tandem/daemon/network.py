@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tandem.config import ClusterConfig
+from tandem.daemon.logsetup import SyslogTarget
 from tandem.membership.detector import FailureDetector
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatStats
 from tandem.membership.rt import Outcome
@@ -41,6 +42,7 @@ class NetSetup:
     deliver: Deliver  # every verified message, on the engine's loop
     run_dir: Path = Path("/run/tandem")
     log_file: str | None = None
+    syslog: SyslogTarget | None = None  # also in syslog, from the heartbeat process too
     on_failure: Callable[[str], None] = lambda why: None  # the rings are gone for good
     realtime: bool = True
 
