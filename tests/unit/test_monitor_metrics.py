@@ -167,6 +167,7 @@ def test_failover_duration_from_node_lost_to_started_elsewhere() -> None:
 def test_no_failover_for_a_restart_on_the_same_node_or_a_disabled_service() -> None:
     back = [event(10, "service", "node2", "web", state="started"),
             event(20, "node", "node2", state="lost"),
+            event(29, "node", "node2", state="online"),
             event(30, "service", "node2", "web", state="started"),
             event(40, "node", "node2", state="lost"),
             event(41, "service", None, "web", state="disabled"),
@@ -174,6 +175,14 @@ def test_no_failover_for_a_restart_on_the_same_node_or_a_disabled_service() -> N
     _, found = totals_after(back)
     assert value(found, "ha_cluster_tandem_failover_duration_seconds_count",
                  service="web") == 0
+
+
+def test_the_lost_node_still_shown_as_owner_does_not_end_the_failover() -> None:
+    stale = [*FAILOVER[:3], event(100.02, "service", "node2", "web", state="started"),
+             *FAILOVER[3:]]
+    _, found = totals_after(stale)
+    assert value(found, "ha_cluster_tandem_failover_duration_seconds_sum",
+                 service="web") == pytest.approx(7.5)
 
 
 def test_a_failover_spread_over_two_scrapes_is_measured_once() -> None:

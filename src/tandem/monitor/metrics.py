@@ -327,9 +327,11 @@ class EventTotals:
 
     Failover duration, per service: from the moment the node that ran it (as the
     cell-wide `service` events showed) entered lost, unclean or fencing (a `node` event),
-    to the `service` event that shows it started on another node. It covers detection,
-    fencing and the start; a relocation asked by an operator, a restart on the same node
-    or a failover whose start is older than the timeline are not counted. Every node's
+    to the `service` event that shows it started on another node. It covers fencing and
+    the start, not the detection before it (the token timeout: the timeline does not say
+    when the node fell silent); a relocation asked by an operator, a start on the same node
+    once it is back online, or a failover whose start is older than the timeline are not
+    counted. Every node's
     timeline has these events, so every node's exporter measures it.
 
     Fences: `fence_done`, `fence_failed` and `fence_ack` events, i.e. the fences this
@@ -371,22 +373,32 @@ class EventTotals:
             self.fences[(node, FENCE_RESULTS[kind])] += 1
             if kind == EventKind.FENCE_DONE and "duration_ms" in event:
                 self.fence_seconds.observe((node,), event["duration_ms"] / 1000)
-        elif kind == EventKind.NODE and event.get("state") in FAILED_NODE_STATES:
-            for service, owner in self._owner.items():
-                if owner == node:
-                    self._lost_at.setdefault(service, (owner, ts))
+        elif kind == EventKind.NODE:
+            self._node(node, event.get("state"), ts)
         elif kind == EventKind.SERVICE:
             self._service(event["service"], event.get("state"), node, ts)
+
+    def _node(self, node: str | None, state: str | None, ts: float) -> None:
+        """A node that failed starts the failover of what it ran; one that is online
+        again ends it unmeasured (what it ran may start there again)."""
+        for service, owner in self._owner.items():
+            if owner != node:
+                continue
+            if state in FAILED_NODE_STATES:
+                self._lost_at.setdefault(service, (owner, ts))
+            elif state == "online":
+                self._lost_at.pop(service, None)
 
     def _service(self, service: str, state: str | None, node: str | None,
                  ts: float) -> None:
         if state == "disabled":
             self._lost_at.pop(service, None)
-        if state != "started" or not node:
-            return
+        lost = self._lost_at.get(service)
+        if state != "started" or not node or (lost is not None and lost[0] == node):
+            return  # the lost node may still be shown as the owner: not a new start
         self._owner[service] = node
-        lost = self._lost_at.pop(service, None)
-        if lost is not None and lost[0] != node:
+        if lost is not None:
+            del self._lost_at[service]
             self.failover.observe((service,), max(0.0, ts - lost[1]))
 
     def families(self, status: CellStatus | None) -> Iterator[Metric]:
