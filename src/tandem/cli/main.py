@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "demo_cmd", "config": "config_cmd", "agent": "agent_cmd", "ha": "ha_cmd",
     "qdisk": "qdisk_cmd", "db": "db_cmd", "cells": "cells_cmd", "batch": "batch_cmd",
     "install": "sysinstall_cmd", "exporter": "exporter_cmd",
+    "check": "check_cmd",
 }
 
 
