@@ -198,6 +198,38 @@ async def operator_fence_refused_without_quorum(cell: SimCell) -> None:
     assert cell.nodes["n2"].powered
 
 
+async def operator_stops_without_disabling(cell: SimCell) -> None:
+    """`clusvcadm -s`: web stops and stays stopped (shown "stopped", still enabled);
+    as rgmanager does with a stopped service, the next membership change (n3 lost and
+    fenced) starts it again."""
+    await boot_all(cell)
+    assert await cell.run(5, until=lambda: cell.running("web") == ["n1"])
+    cell.operator("n2").service("web", "stop", None)
+    assert await cell.run(3, until=lambda: cell.running("web") == [])
+    await cell.run(3)
+    engine = cell.nodes["n1"].live
+    assert cell.running("web") == [] and engine.display.shown["web"].state == "stopped"
+    assert engine.store.intents["web"].enabled
+    cell.power_off("n3", "crash")
+    assert await cell.run(8, until=lambda: cell.running("web") == ["n1"])
+    assert engine.store.intents["web"].stopped is None
+
+
+async def locked_cell_starts_nothing(cell: SimCell) -> None:
+    """`clusvcadm -l`: the owner of web crashes, is fenced, and web starts nowhere
+    however long the cell waits; `-u` and it starts on the survivor."""
+    await boot_all(cell)
+    assert await cell.run(5, until=lambda: cell.running("web") == ["n2"])
+    cell.operator("n1").lock(True)
+    await cell.run(1)
+    cell.power_off("n2", "crash")
+    await cell.run(8)
+    assert cell.running("web") == [] and 2 in fences_of(cell.actions("n1"))
+    assert not any(isinstance(a, Start) for a in cell.actions("n1"))
+    cell.operator("n1").lock(False)
+    assert await cell.run(5, until=lambda: cell.running("web") == ["n1"])
+
+
 TWO = cell_text(services=service_text(nodes=("n2", "n1")))
 TWO_N1 = cell_text(services=service_text(nodes=("n1", "n2")))
 THREE_N1 = cell_text(nodes=3, services=service_text(nodes=("n1", "n2", "n3")))
@@ -227,6 +259,10 @@ ROWS: list[tuple[str, str, Scenario]] = [
     ("failed fence is not counted as done", TWO, failed_fence_is_not_a_fence),
     ("inquorate node refuses an operator's fence", THREE_N1,
      operator_fence_refused_without_quorum),
+    ("operator stop without disable -> restarted on a membership change", THREE_N1,
+     operator_stops_without_disabling),
+    ("cell locked -> no start even on failover; unlock resumes", TWO,
+     locked_cell_starts_nothing),
 ]
 
 

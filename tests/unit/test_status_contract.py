@@ -45,6 +45,7 @@ def _with_additions(doc: dict[str, Any]) -> dict[str, Any]:
     beats = doc.get("heartbeat")
     if beats:  # 2026-12: p99 lateness over the last few thousand heartbeats
         beats["p99_lag_ms"] = beats.get("p99_lag_ms", 0.0)
+    doc["locked"] = doc.get("locked", False)  # 2026-12: clusvcadm -l
     return dict(doc)
 
 

@@ -12,7 +12,7 @@ from tandem.cli.client import ControlError, call, cell_status
 from tandem.cli.common import Sub
 from tandem.common.status import CellStatus, ServiceStatus
 
-ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze")
+ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze", "stop")
 DEFAULT_TIMEOUT_S = 60.0
 FAILED_FOR_S = 5.0
 
@@ -53,6 +53,7 @@ def outcome_check(action: str, before: ServiceStatus, node: str | None,
         "restart": lambda row: row.state == "started" and (row.since or 0) > asked_at,
         "freeze": lambda row: row.state == "frozen",
         "unfreeze": lambda row: row.state != "frozen",
+        "stop": lambda row: row.state == "stopped",
     }
     return checks[action]
 

@@ -161,6 +161,7 @@ class CellStatus(JsonRecord):
     qdisk: QdiskStatus | None
     probed: bool  # the start-up probe of local services is done
     uptime_s: float
+    locked: bool = False  # `clusvcadm -l`: no service starts anywhere (absent before 2026-12)
 
     def node(self, name: str) -> NodeStatus | None:
         return next((n for n in self.nodes if n.name == name), None)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tandem.common.events import EventKind
-from tandem.daemon.services.requests import request_intent
+from tandem.daemon.services.requests import CELL_ACTIONS, lock_intent, request_intent
+from tandem.manager.model import Intent
+from tandem.manager.placement import CELL_LOCK, cell_locked
 
 if TYPE_CHECKING:
     from tandem.daemon.engine import Engine
@@ -56,20 +58,40 @@ class Operator:
         return "wait-for-all lifted on this node"
 
     def service(self, service: str, action: str, node: str | None) -> str:
-        """Record an operator's service request as a new intent and tell every peer."""
+        """Record an operator's service request as a new intent and tell every peer
+        (`lock` and `unlock` are the cell's: `service` is not read)."""
         engine = self.engine
+        if action in CELL_ACTIONS:
+            return self.lock(action == "lock")
         svc = engine.config.service(service)  # KeyError names the known services
         intent = request_intent(svc, action, node, origin=engine.local.id,
                                 intents=engine.store.intents,
                                 node_ids={n: i for i, n in engine.ids.items()},
-                                owner=engine.display.owner(service))
-        engine.store.set_intent(service, intent)
-        engine.local_services.frozen = engine.store.frozen
-        engine.pacing.mark()
+                                owner=engine.display.owner(service),
+                                members=engine.view.members if engine.view else frozenset())
+        self._record(service, intent)
         engine.events.add(EventKind.REQUEST, service=service, node=node,
                           detail=f"{action}" + (f" to {node}" if node else ""))
-        engine.state_changed()
         return f"{action} of {service} requested"
+
+    def lock(self, locked: bool) -> str:
+        """Lock the cell for a whole-cell shutdown (no service starts anywhere, stops go
+        on) or unlock it; an intent like any other, so every node and the next
+        coordinator hold it."""
+        engine = self.engine
+        if cell_locked(engine.store.intents) != locked:
+            self._record(CELL_LOCK, lock_intent(engine.store.intents, locked,
+                                                engine.local.id))
+            engine.events.add(EventKind.REQUEST, node=engine.local.name,
+                              detail="cell locked" if locked else "cell unlocked")
+        return "Resource groups locked" if locked else "Resource groups unlocked"
+
+    def _record(self, key: str, intent: Intent) -> None:
+        engine = self.engine
+        engine.store.set_intent(key, intent)
+        engine.local_services.frozen = engine.store.frozen
+        engine.pacing.mark()
+        engine.state_changed()
 
     def push_config(self, text: str) -> dict[str, Any]:
         return self.engine.messages.push_config(text)

@@ -14,6 +14,7 @@ from tandem.common.status import (
 )
 from tandem.config import NodeDef
 from tandem.daemon.engine import Engine
+from tandem.manager.placement import cell_locked
 from tandem.membership.detector import RingState
 from tandem.membership.ledger import NodeState
 
@@ -56,6 +57,7 @@ def engine_status(engine: Engine) -> CellStatus:
         qdisk=engine.disk.status(engine.ids),
         probed=engine.local_services.probed,
         uptime_s=round(now_mono - engine.started, 1),
+        locked=cell_locked(engine.store.intents),
     )
 
 

@@ -18,7 +18,7 @@ from tandem.manager.actions import Action, Fence, Publish, RecordIntent
 from tandem.manager.fencing import decide_fencing, fence_for_failed_stop
 from tandem.manager.local import reconcile
 from tandem.manager.model import Assignment
-from tandem.manager.placement import ServiceView, blockers, decide_services
+from tandem.manager.placement import ServiceView, blockers, cell_locked, decide_services
 from tandem.manager.view import CellView, ServiceFacts
 
 
@@ -67,5 +67,6 @@ def _services(view: CellView, facts: ServiceFacts, config: ClusterConfig) -> lis
         [s.name for s in config.services], local_report, facts.local,
         my_id=view.local_id, quorate=view.quorate, placement=trusted,
         frozen=frozenset(n for n, i in intents.items() if i.frozen),
+        locked=cell_locked(intents),
         may_start=lambda name: not blockers(after, name, exclude=view.local_id)))
     return actions

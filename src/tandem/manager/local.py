@@ -7,7 +7,9 @@ stops what is not, except that:
 - it never starts a service that another node could still hold (§2.1), even when the
   coordinator asked for it (a coordinator's view may lag behind this node's);
 - a service found running at start-up is adopted, not restarted, when it is the one
-  assigned here.
+  assigned here;
+- while the cell is locked for a shutdown (`clusvcadm -l`) it starts nothing, not even
+  a restart in place: stops go on.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ IDLE = LocalFacts()
 
 def reconcile(services: Sequence[str], report: NodeReport, local: Mapping[str, LocalFacts],
               *, my_id: int, quorate: bool, placement: Mapping[str, Assignment] | None,
-              frozen: frozenset[str], may_start: Callable[[str], bool]) -> list[ServiceAction]:
+              frozen: frozenset[str], may_start: Callable[[str], bool],
+              locked: bool = False) -> list[ServiceAction]:
     """Start what is assigned here (when safe), stop what is not, for every service of
     `services` (the configured ones) and every one still running here. `placement` is
     None while no coordinator's placement is trusted: then only the quorum rule acts."""
@@ -45,6 +48,8 @@ def reconcile(services: Sequence[str], report: NodeReport, local: Mapping[str, L
         if name in frozen or placement is None:
             continue
         action = follow(name, mine, placement.get(name, Assignment()), my_id, may_start)
+        if locked and isinstance(action, Start | Recover | Restart):
+            continue  # the coordinator's placement may predate the lock
         if action is not None:
             actions.append(action)
     return actions

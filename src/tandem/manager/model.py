@@ -4,7 +4,8 @@ asked for, and where the coordinator placed each service. Plain, serialisable da
 - A node's *report* is the truth about what runs on that node (it is authoritative for
   itself and nothing else).
 - An *intent* is an operator's wish (enabled or disabled, frozen, a target node, a
-  restart request), replicated to every node and ordered by (version, origin).
+  restart request, stopped until the membership changes), replicated to every node and
+  ordered by (version, origin).
 - The *placement* is the coordinator's decision: for each service, the node that should
   run it (0 for nowhere) and a generation number that increases on every change, so a
   node can tell a restart request from the assignment it already carries out.
@@ -67,7 +68,11 @@ class NodeReport:
 
 @dataclass(frozen=True)
 class Intent:
-    """What operators want for one service (absent: follow `autostart`)."""
+    """What operators want for one service (absent: follow `autostart`).
+
+    `stopped` is set by a stop that does not disable (`clusvcadm -s`): the members of the
+    cell at that moment. As rgmanager does with a stopped service, the cell starts it
+    again on the next membership change (or on an enable)."""
 
     version: int = 0
     origin: int = 0
@@ -75,19 +80,23 @@ class Intent:
     frozen: bool = False
     target: str | None = None
     restart: int = 0
+    stopped: frozenset[int] | None = None
 
     def newer_than(self, other: Intent) -> bool:
         return (self.version, self.origin) > (other.version, other.origin)
 
     def to_wire(self) -> list[Any]:
         return [self.version, self.origin, self.enabled, self.frozen, self.target,
-                self.restart]
+                self.restart, sorted(self.stopped) if self.stopped is not None else None]
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> Intent:
+        """Reads the six fields of intents saved before `stopped` too."""
         target = data[4]
+        stopped = data[6] if len(data) > 6 else None
         return cls(int(data[0]), int(data[1]), bool(data[2]), bool(data[3]),
-                   str(target) if target is not None else None, int(data[5]))
+                   str(target) if target is not None else None, int(data[5]),
+                   frozenset(int(n) for n in stopped) if stopped is not None else None)
 
     def bump(self, origin: int, **changes: Any) -> Intent:
         """The next intent after this one, from `origin`, with `changes`."""

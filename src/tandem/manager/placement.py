@@ -19,6 +19,16 @@ from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 NO_PRIORITY = 10_000
 STOPPED = ServiceReport()  # what a node that never mentions a service reports for it
+# The intents key of the cell's own intent (not a service name): `enabled` False while
+# an operator holds the lock for a whole-cell shutdown (`clusvcadm -l`).
+CELL_LOCK = "*"
+LOCKED_NOTE = "locked for a cell shutdown: nothing starts until `clusvcadm -u`"
+
+
+def cell_locked(intents: Mapping[str, Intent]) -> bool:
+    """Is the cell locked: no service may start anywhere, failover included?"""
+    lock = intents.get(CELL_LOCK)
+    return lock is not None and not lock.enabled
 
 
 def held(reports: Mapping[int, NodeReport]) -> dict[str, dict[int, NodeReport]]:
@@ -47,6 +57,10 @@ class ServiceView:
     reports: Mapping[int, NodeReport]
     intents: Mapping[str, Intent]
     placement: Mapping[str, Assignment]
+
+    @cached_property
+    def locked(self) -> bool:
+        return cell_locked(self.intents)
 
     @cached_property
     def holding(self) -> dict[str, dict[int, NodeReport]]:
@@ -158,16 +172,31 @@ def decide_services(config: ClusterConfig, view: ServiceView) -> ServiceDecision
         if intent.frozen:
             decision.notes[svc.name] = "frozen: no monitoring, no recovery"
             continue
-        if not intent.enabled:
-            running = [r.get(svc.name) for n, r in view.reports.items() if n in view.members]
-            if assignment.node or any(r.state.active and r.gen >= assignment.gen
-                                      for r in running):
-                assignment = _change(view, svc.name, assignment, node=0, next=0)
-            decision.placement[svc.name] = replace(assignment, intent_seen=intent.version)
+        if intent.stopped is not None and intent.stopped != view.members:
+            # rgmanager starts a stopped service on the next node event: so do we.
+            intent = intent.bump(view.local_id, stopped=None)
+            decision.intents[svc.name] = intent
+        if not intent.enabled or intent.stopped is not None:
+            if intent.stopped is not None:
+                decision.notes[svc.name] = "stopped by an operator: starts again on " \
+                                           "enable or when a node joins or leaves"
+            decision.placement[svc.name] = _stop_everywhere(view, svc.name, intent,
+                                                            assignment)
             continue
-        assignment = _apply_intent(svc, view, intent, assignment)
+        if not view.locked:  # a request waits for the unlock rather than half happen
+            assignment = _apply_intent(svc, view, intent, assignment)
         decision.placement[svc.name] = _place(svc, view, intent, assignment, decision)
     return decision
+
+
+def _stop_everywhere(view: ServiceView, service: str, intent: Intent,
+                     assignment: Assignment) -> Assignment:
+    """Disabled or stopped: assigned nowhere, with a new generation while any member
+    still runs it."""
+    running = [r.get(service) for n, r in view.reports.items() if n in view.members]
+    if assignment.node or any(r.state.active and r.gen >= assignment.gen for r in running):
+        assignment = _change(view, service, assignment, node=0, next=0)
+    return replace(assignment, intent_seen=intent.version)
 
 
 def _apply_intent(svc: ServiceDef, view: ServiceView, intent: Intent,
@@ -201,7 +230,11 @@ def _place(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Assig
         return replace(assignment, node=0) if assignment.node in failed_stops else assignment
     if assignment.node:
         assignment = _check_owner(svc, view, intent, assignment, decision)
-    if assignment.node or svc.name in decision.intents:  # kept, or disabled by policy
+    policy = decision.intents.get(svc.name)
+    if assignment.node or (policy is not None and not policy.enabled):  # kept, or
+        return assignment  # disabled by policy
+    if view.locked:
+        decision.notes[svc.name] = LOCKED_NOTE
         return assignment
     waiting = blockers(view, svc.name)
     silent = [n for n in waiting if view.node_states.get(n) == NodeState.ONLINE
@@ -271,7 +304,7 @@ def _check_owner(svc: ServiceDef, view: ServiceView, intent: Intent, assignment:
     report = report_of(view, owner, svc.name)
     if report.state == LocalState.FAILED and report.gen == assignment.gen:
         return _recover(svc, view, intent, assignment, (report.restarts, decision))
-    if svc.domain.failback and report.state == LocalState.STARTED:
+    if svc.domain.failback and report.state == LocalState.STARTED and not view.locked:
         return _failback(svc, view, assignment)
     return assignment
 

@@ -7,16 +7,23 @@ from typing import Any
 
 from tandem.config.model import ServiceDef
 from tandem.manager.model import Intent
-from tandem.manager.placement import effective_intent
+from tandem.manager.placement import CELL_LOCK, effective_intent
 
-ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze")
+ACTIONS = ("enable", "disable", "relocate", "restart", "freeze", "unfreeze", "stop")
+CELL_ACTIONS = ("lock", "unlock")  # the cell's own intent, not a service's
+
+
+def lock_intent(intents: Mapping[str, Intent], locked: bool, origin: int) -> Intent:
+    """The cell's next intent after `clusvcadm -l` (locked) or `-u`."""
+    return intents.get(CELL_LOCK, Intent()).bump(origin, enabled=not locked)
 
 
 def request_intent(svc: ServiceDef, action: str, node: str | None, *, origin: int,
                    intents: Mapping[str, Intent], node_ids: Mapping[str, int],
-                   owner: int | None) -> Intent:
+                   owner: int | None, members: frozenset[int] = frozenset()) -> Intent:
     """The next intent for `svc` after an operator's `action` (to `node`); ValueError
-    for an unknown action or node, or a node outside a restricted domain."""
+    for an unknown action or node, or a node outside a restricted domain. A stop notes
+    the `members` of the moment: the service stays stopped until they change."""
     if action not in ACTIONS:
         raise ValueError(f"unknown service action {action!r}")
     if node is not None:
@@ -27,12 +34,13 @@ def request_intent(svc: ServiceDef, action: str, node: str | None, *, origin: in
                              f"({', '.join(n for n, _ in svc.domain.nodes)})")
     intent = effective_intent(svc, intents)
     choices: dict[str, dict[str, Any]] = {
-        "enable": {"enabled": True, "frozen": False, "target": node},
-        "disable": {"enabled": False, "target": None},
-        "relocate": {"enabled": True, "target": node},
+        "enable": {"enabled": True, "frozen": False, "target": node, "stopped": None},
+        "disable": {"enabled": False, "target": None, "stopped": None},
+        "relocate": {"enabled": True, "target": node, "stopped": None},
         "restart": {"restart": intent.restart + 1},
         "freeze": {"frozen": True},
         "unfreeze": {"frozen": False},
+        "stop": {"enabled": True, "target": None, "stopped": frozenset(members)},
     }
     changes = choices[action]
     if action == "relocate" and node is None:
