@@ -34,8 +34,8 @@ HA_FILES = {
     "ip": "\teth0\t198.51.100.65/24\n",
     "mnttab": "/dev/sdf   /etcha\n/dev/sdh   /varha\n",
     "start": "/etc/HA/bin/hamount\n/etc/HA/bin/halinks\n/etc/HA/bin/haip\n"
-             "/etc/init.d/postgresql\n",
-    "stop": "/etc/init.d/postgresql\n/etc/HA/bin/haip\n/etc/HA/bin/hamount\n",
+             "/etc/HA/bin/postgresql\n",
+    "stop": "/etc/HA/bin/postgresql\n/etc/HA/bin/haip\n/etc/HA/bin/hamount\n",
     "status": "# This file must be empty: there is no monitoring of status yet.\n",
 }
 
@@ -47,7 +47,8 @@ def ctx(tmp_path: Path) -> MgmtContext:
     for name, text in HA_FILES.items():
         write(root / name, text)
     write(root / ca.INVENTORY_FILE, INVENTORY)
-    return MgmtContext(root=root, node="ns0.cluster")
+    write(root / "bin/postgresql", "#!/bin/sh\n", 0o755)
+    return MgmtContext(root=root, sysroot=tmp_path / "sys", node="ns0.cluster")
 
 
 def generate(ctx: MgmtContext, nodes: tuple[str, str] = ("ns0", "ns13"),
@@ -131,13 +132,15 @@ def test_choices(ctx: MgmtContext) -> None:
 
 
 def test_long_lists_get_longer_timeouts(ctx: MgmtContext) -> None:
+    for i in range(8):
+        write(ctx.host(f"/etc/init.d/s{i}"), "#!/bin/sh\n", 0o755)
     write(ctx.data("start"), "".join(f"/etc/init.d/s{i}\n" for i in range(8)))
     resource = generate(ctx).config.service("HA_NSM").resources[0]
     assert resource.timeouts == {"start": 480.0, "stop": 300.0}
 
 
 def test_warnings_for_what_would_not_follow_the_service(ctx: MgmtContext) -> None:
-    write(ctx.data("stop"), "/etc/init.d/postgresql\n")
+    write(ctx.data("stop"), "/etc/HA/bin/postgresql\n")
     ctx.data("ip").unlink()
     warnings = generate(ctx).warnings
     assert any("stop does not run hamount" in w for w in warnings)

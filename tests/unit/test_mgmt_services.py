@@ -97,7 +97,7 @@ def test_unknown_actions_and_tools() -> None:
         get_tool("hafoo")
     assert {"haservices", "haip", "hamount", "halinks", "hapidcleaner", "hasynchro", "hacron",
             "haunwantedfiles", "harpms", "hatstfs", "haadminnodes", "hafake",
-            "hadown"} == set(TOOLS)
+            "hadown", "hasyslog", "haupdatedb"} == set(TOOLS)
 
 
 # -- command line --------------------------------------------------------------------------

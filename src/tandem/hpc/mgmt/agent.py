@@ -30,6 +30,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tandem.hpc.mgmt.cellguard import ENGINE_ENV
 from tandem.resources.base import (
     AgentResult,
     OcfCode,
@@ -138,8 +139,10 @@ class HaservicesAgent(ResourceAgent):
 
     def environment(self) -> dict[str, str]:
         """Ours plus the root and `env`: the commands haservices runs get only the action
-        as argument and read their settings from the environment."""
-        return {**os.environ, "TANDEM_HA_ROOT": self.values["root"], **self.values["env"]}
+        as argument and read their settings from the environment. ENGINE_ENV tells the
+        tools that guard the shared disks that the engine itself runs them here."""
+        return {**os.environ, "TANDEM_HA_ROOT": self.values["root"], ENGINE_ENV: "1",
+                **self.values["env"]}
 
     async def _run(self, action: str) -> CommandResult:
         return await run_command(self.argv(action), timeout_s=COMMAND_CAP_S,

@@ -12,7 +12,8 @@ rings in the inventory's order), fencing through each node's BMC with an operato
 confirmation as the last level, two-node quorum with wait-for-all, and the HA_NSM
 service: one `haservices` resource over /etc/HA, started by hand unless asked.
 The /etc/HA files are read to check that they fit the nodes (the virtual address sits
-on an interface both nodes have, the lists exist) and to explain what HA_NSM will do.
+on an interface both nodes have, the lists exist and every program they name is there,
+tandem.hpc.mgmt.listcheck) and to explain what HA_NSM will do.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tandem.config.model import (
     TimingDef,
 )
 from tandem.config.writer import Notes, config_text
+from tandem.hpc.mgmt.cellguard import NSM_SERVICE
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.datafile import Entry, absolute_path, parse_file
 from tandem.hpc.mgmt.errors import DataError, UsageProblem
@@ -45,13 +47,14 @@ from tandem.hpc.mgmt.haip import DATA_FILE as IP_FILE
 from tandem.hpc.mgmt.haip import VirtualIp, ip_line
 from tandem.hpc.mgmt.hamount import DATA_FILE as MNTTAB_FILE
 from tandem.hpc.mgmt.hamount import SharedFs, mnttab_line
+from tandem.hpc.mgmt.listcheck import program_problems
 from tandem.hpc.mgmt.nodes import DATA_FILE as ADMINNODES_FILE
 from tandem.hpc.mgmt.nodes import node_set
 from tandem.inventory import tomlfile
 from tandem.inventory.tomlfile import Inventory, InventoryError, InventoryNode
 
 INVENTORY_FILE = "inventory.toml"
-SERVICE = "HA_NSM"
+SERVICE = NSM_SERVICE
 RESOURCE = "haservices"
 ACTION_TIMEOUT_S = 300.0  # the haservices agent's default start/stop timeout
 PER_COMMAND_S = 60.0  # longer lists get this much per command instead
@@ -105,6 +108,7 @@ class HaFiles:
     addresses: list[Entry[VirtualIp]]
     filesystems: list[Entry[SharedFs]]
     lists: dict[str, list[Entry[str]]]
+    sysroot: Path = Path("/")  # where the lists' programs outside /etc/HA are looked for
 
 
 def read_ha_files(ctx: MgmtContext) -> HaFiles:
@@ -115,7 +119,7 @@ def read_ha_files(ctx: MgmtContext) -> HaFiles:
     addresses = parse_file(ctx.data(IP_FILE), ip_line) if ctx.data(IP_FILE).exists() else []
     mnttab = ctx.data(MNTTAB_FILE)
     filesystems = parse_file(mnttab, mnttab_line) if mnttab.exists() else []
-    return HaFiles(ctx.root, addresses, filesystems, lists)
+    return HaFiles(ctx.root, addresses, filesystems, lists, ctx.sysroot)
 
 
 def pick_nodes(ctx: MgmtContext, given: Sequence[str]) -> tuple[str, str]:
@@ -200,6 +204,7 @@ def generate(inventory: Inventory, nodes: tuple[str, str], files: HaFiles, choic
     with _inventory_problems():
         primary, secondary = (inventory.node(n) for n in nodes)
     plan = _Plan()
+    _program_part(plan, files, choices)
     version, why = ((choices.config_version, "as given")
                     if choices.config_version is not None else next_version(output))
     rings = _heartbeat_networks(inventory, primary, secondary)
@@ -370,6 +375,17 @@ def _service_part(plan: _Plan, files: HaFiles, choices: Choices,
         plan.warnings.append(f"{files.root}/stop is empty: stopping {SERVICE} would leave "
                              f"everything running on the node it leaves")
     return service
+
+
+def _program_part(plan: _Plan, files: HaFiles, choices: Choices) -> None:
+    """A program of the lists that is missing is bad input now (FILE:LINE); one that
+    could only be looked for on this machine, not in the nodes' tree, is a warning."""
+    problems = program_problems(files.lists, files.root, files.sysroot, choices.node_root)
+    certain = [str(p) for p in problems if p.certain]
+    if certain:
+        more = f" (and {len(certain) - 1} more)" if len(certain) > 1 else ""
+        raise DataError(certain[0] + more)
+    plan.warnings.extend(f"{p} here: check it on the nodes" for p in problems)
 
 
 def _list_text(entries: list[Entry[str]]) -> str:

@@ -3,7 +3,7 @@
 Everything a tool touches outside its own logic comes from here: where the data files
 are (`root`, /etc/HA by default), where the system's own paths are (`sysroot`, so tests
 and lab nodes can use a private tree), how to run commands locally and on the peer
-node, the clock, and where progress lines go.
+node, the clock, where progress lines go, and how to ask where HA_NSM runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tandem.hpc.mgmt.cellguard import NsmPlace, ask_tandemd
 from tandem.hpc.mgmt.errors import CheckFailed
 from tandem.hpc.mgmt.transport import SshTransport, Transport
 from tandem.util.procrun import CommandError, CommandResult, run_command
@@ -67,6 +68,9 @@ class MgmtContext:
     command_timeout_s: float = DEFAULT_TIMEOUT_S
     out: Callable[[str], None] = _discard
     now: Callable[[], datetime] = datetime.now
+    inventory_url: str | None = None  # haupdatedb: None is $TANDEM_DB, else the default
+    # Where HA_NSM runs (tandem.hpc.mgmt.cellguard); tests give a fake answer.
+    nsm_place: Callable[[MgmtContext], NsmPlace] = ask_tandemd
 
     @classmethod
     def under(cls, sysroot: Path, **settings: Any) -> MgmtContext:

@@ -6,6 +6,11 @@ Each line of /etc/HA/links names a directory. Its shared copy is the same path w
 shared copy, and seeds the shared copy from the local one when it is missing and the
 shared file system is mounted; `undo` puts the newest saved directory back. Nothing is
 ever deleted but the links themselves, which `repair` recreates.
+
+A directory that is a mount point is refused at once (the manual leaves those to the
+administrator), and so is a repair that would write on the shared disks while HA_NSM
+runs on another member (tandem.hpc.mgmt.cellguard; --force overrides). Making the links
+alone is harmless there: it is how the passive node is prepared.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from tandem.hpc.mgmt.cellguard import guard
 from tandem.hpc.mgmt.datafile import Entry, LineError, absolute_path, parse_file
 from tandem.hpc.mgmt.errors import CheckFailed, located
 from tandem.hpc.mgmt.tool import OK, Tool, counted
@@ -63,6 +69,7 @@ class _Move:
     entry: Entry[str]
     local: Path
     shared: Path
+    seeds: bool  # the shared copy is missing and its file system is here: write it
 
 
 class Halinks(Tool):
@@ -87,6 +94,10 @@ class Halinks(Tool):
     # -- repair -------------------------------------------------------------------------
     def do_repair(self) -> str:
         moves = [move for entry in self.entries() if (move := self._plan(entry))]
+        seeded = [shared_path(move.entry.value) for move in moves if move.seeds]
+        if seeded:
+            guard(self.ctx, f"writing {', '.join(seeded)} on its shared disks from here "
+                            f"would corrupt them", unknown_refuses=False)
         for move in moves:  # every line was checked before anything changes
             self._move(move)
         if not moves:
@@ -103,22 +114,29 @@ class Halinks(Tool):
                 raise CheckFailed(f"{entry.value} does not exist (nothing to link)")
             if not local.is_dir():
                 raise CheckFailed(f"{entry.value} is not a directory")
+            if os.path.ismount(local):
+                raise CheckFailed(f"{entry.value} is a mount point: halinks moves "
+                                  f"directories, not file systems (unmount it, or manage "
+                                  f"it with hamount and drop it from the links file)")
             if os.path.lexists(shared) and not shared.is_dir():
                 raise CheckFailed(f"shared copy {shared_path(entry.value)} exists and is "
                                   f"not a directory")
-        return _Move(entry, local, shared)
+        seeds = not shared.exists() and self._shared_available(shared_top(entry.value))
+        return _Move(entry, local, shared, seeds)
 
     def _move(self, move: _Move) -> None:
         path = move.entry.value
-        if not move.shared.exists():
-            top = shared_top(path)
-            if self._shared_available(top):
-                self._seed(move)
-            else:
-                self.ctx.say(f"{path}: shared copy {shared_path(path)} missing and {top} is "
-                             f"not mounted: not seeded")
+        if move.seeds:
+            self._seed(move)
+        elif not move.shared.exists():
+            self.ctx.say(f"{path}: shared copy {shared_path(path)} missing and "
+                         f"{shared_top(path)} is not mounted: not seeded")
         backup = self._backup_name(move.local)
-        os.rename(move.local, backup)
+        try:
+            os.rename(move.local, backup)
+        except OSError as exc:
+            raise CheckFailed(f"{move.entry.where}: cannot move {path} aside: "
+                              f"{exc.strerror or exc}") from None
         try:
             os.symlink(str(move.shared), move.local)
         except OSError as exc:

@@ -3,7 +3,8 @@
 Each line of /etc/HA/mnttab is a device under /dev/, blanks, and a mount point, as
 matched by the manual's expression `^(/dev/.*?)\\s+(.*?)\\s*$` (no blanks inside either
 name). `start` unmounts and mounts each one again, but refuses to touch a busy mount
-point; `stop` unmounts with the full escalation (plain
+point, and refuses when HA_NSM runs on another member (tandem.hpc.mgmt.cellguard;
+--force overrides); `stop` unmounts with the full escalation (plain
 unmount, then signalling the processes that keep it busy, round after round, then a
 lazy unmount as the last resort); `status` fails at the first file system not mounted.
 The mounting itself is the engine's `fs` resource agent.
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from tandem.hpc.mgmt.agentcall import bind, call
+from tandem.hpc.mgmt.cellguard import guard
 from tandem.hpc.mgmt.context import MgmtContext
 from tandem.hpc.mgmt.datafile import Entry, LineError, parse_file
 from tandem.hpc.mgmt.errors import CheckFailed
@@ -65,6 +67,8 @@ class Hamount(Tool):
 
     def do_start(self) -> str:
         entries = shared_filesystems(self.ctx)
+        if entries:
+            guard(self.ctx, "mounting its disks here would corrupt them", unknown_refuses=True)
         for entry in entries:
             self._remount(entry)
         return f"{OK} ({counted(len(entries), 'file system')})"

@@ -4,7 +4,8 @@ shared storage (host keys, /etc/HA itself, ...).
 Each line of /etc/HA/synchro names a file. Run on the active node only: `status` (and
 `start`) compares every file with the peer's copy (content, mode, owner) and fails at
 the first difference; `repair` replaces each differing copy on the peer with this
-node's version (written under a temporary name, then renamed into place). The peer is
+node's version (written under a temporary name, then renamed into place), and refuses
+when HA_NSM runs on another member (tandem.hpc.mgmt.cellguard; --force overrides). The peer is
 reached through the context's transport (ssh in production); only POSIX tools run there.
 """
 
@@ -15,6 +16,7 @@ import os
 import stat
 from dataclasses import dataclass
 
+from tandem.hpc.mgmt.cellguard import guard
 from tandem.hpc.mgmt.datafile import Entry, absolute_path, parse_file
 from tandem.hpc.mgmt.errors import CheckFailed
 from tandem.hpc.mgmt.haip import DATA_FILE as IP_FILE
@@ -108,6 +110,8 @@ class Hasynchro(Tool):
         return f"{OK} ({counted(len(compared), 'file')} identical on {peer})"
 
     def do_repair(self) -> str:
+        guard(self.ctx, "copying this node's files over the active node's would undo its "
+                        "changes", unknown_refuses=False)
         peer, compared = self._compare()
         copied = 0
         for entry, mine, content, difference in compared:

@@ -36,6 +36,14 @@ class Tool:
         handler: Callable[[], str] = getattr(self, f"do_{chosen}")
         return handler()
 
+    @classmethod
+    def main(cls) -> None:
+        """Console-script entry under the tool's own name (pyproject: `NAME =
+        "tandem.hpc.mgmt.MODULE:CLASS.main"`), with the toolkit's usual command line."""
+        from tandem.cli.ha_cmd import standalone  # the command-line boundary
+
+        standalone(cls.name)()
+
 
 def counted(number: int, noun: str, plural: str = "") -> str:
     """'1 file', '3 files' (for summaries)."""

@@ -13,13 +13,15 @@ from tandem.hpc.mgmt.hapidcleaner import Hapidcleaner
 from tandem.hpc.mgmt.harpms import Harpms
 from tandem.hpc.mgmt.haservices import Haservices
 from tandem.hpc.mgmt.hasynchro import Hasynchro
+from tandem.hpc.mgmt.hasyslog import Hasyslog
 from tandem.hpc.mgmt.hatstfs import Hatstfs
 from tandem.hpc.mgmt.haunwantedfiles import Haunwantedfiles
+from tandem.hpc.mgmt.haupdatedb import Haupdatedb
 from tandem.hpc.mgmt.tool import Tool
 
 TOOLS: dict[str, type[Tool]] = {tool.name: tool for tool in (
     Haservices, Haip, Hamount, Halinks, Hapidcleaner, Hasynchro, Hacron, Haunwantedfiles,
-    Harpms, Hatstfs, Haadminnodes, Hafake, Hadown)}
+    Harpms, Hatstfs, Haadminnodes, Hafake, Hadown, Hasyslog, Haupdatedb)}
 
 
 def get_tool(name: str) -> type[Tool]:
