@@ -3,7 +3,9 @@ races settled by the configured delay, rings, and rejoining after a reboot."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -48,6 +50,32 @@ def test_lost_node_is_fenced(tmp_path: Path, fault: str) -> None:
                                  ("fence_start", timeline[-3][1]),
                                  ("node", "fencing -> fenced"),
                                  ("fence_done", timeline[-1][1])]
+        assert_no_secrets(cell, "node1")
+
+
+def assert_no_secrets(cell: Cell, observer: str) -> None:
+    """After a run that fenced: no BMC password and no form of the cluster key in any
+    node's log files, in any node's events file, or in `observer`'s status and events."""
+    from tandem.lab.names import LabNames
+
+    names = LabNames(cell.record.name)
+    key_text = (names.node_root(observer) / "etc/tandem/cluster.key").read_text().strip()
+    key = bytes.fromhex(key_text)
+    secrets = {"lab-pass-1", "lab-pass-2", key_text, key_text.upper(),
+               base64.b64encode(key).decode(), repr(key)[2:-1]}
+    places: dict[str, str] = {}
+    for node in cell.nodes:
+        for log in (names.node_root(node) / "var/log/tandem").glob("*"):
+            places[str(log)] = log.read_text(errors="replace")
+        places[f"events file of {node}"] = json.dumps(cell.events_file(node))
+    for command in (["status", "--json"], ["events", "--json"], ["fence", "history"]):
+        done = subprocess.run(cell.control.exec_argv(observer, ["tandem", *command]),
+                              capture_output=True, text=True, timeout=30)
+        places[f"tandem {' '.join(command)}"] = done.stdout + done.stderr
+    assert any("fence" in text for text in places.values())  # what was read is real
+    leaks = [f"{secret[:6]}... in {place}" for place, text in places.items()
+             for secret in secrets if secret in text]
+    assert not leaks, leaks
 
 
 def test_one_ring_cut_degrades_without_fencing(tmp_path: Path) -> None:
