@@ -111,13 +111,13 @@ def homes(path: str) -> dict[str, str | None]:
     """Each service's home node in the configuration at `path`; none when it does not
     load (the check then judges the rest)."""
     from tandem.config import load_config
-    from tandem.fleet.verdicts import _home
+    from tandem.fleet.verdicts import home_node
 
     try:
         config = load_config(path)
     except TandemError:
         return {}
-    return {s.name: _home(config, s.name) for s in config.services}
+    return {s.name: home_node(config, s.name) for s in config.services}
 
 
 def cmd_pairs(args: argparse.Namespace) -> int:

@@ -72,7 +72,7 @@ def cell_verdict(target: CellTarget, config: ClusterConfig | None,
     """The cell's summary; its services as the coordinator (or any member) sees them."""
     view = next((s for s in statuses if s.coordinator == s.local),
                 statuses[0] if statuses else None)
-    services = tuple(ServiceView(s.name, s.state, s.owner, _home(config, s.name))
+    services = tuple(ServiceView(s.name, s.state, s.owner, home_node(config, s.name))
                      for s in (view.services if view else ()))
     return CellOutcome(target.name, target.kind, _cell_state(nodes), target.config_version,
                        tuple(nodes), services, view.local if view else None)
@@ -87,7 +87,7 @@ def _cell_state(nodes: Sequence[NodeOutcome]) -> str:
     return min((n.state for n in nodes), key=GRAVITY.index)
 
 
-def _home(config: ClusterConfig | None, service: str) -> str | None:
+def home_node(config: ClusterConfig | None, service: str) -> str | None:
     if config is None:
         return None
     try:
