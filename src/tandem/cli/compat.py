@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -20,7 +18,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from tandem import __version__
-from tandem.cli.client import ControlError, call, cell_status, socket_path
+from tandem.cli.client import call, cell_status
 from tandem.cli.compat_clustat import SCRIPT_COLUMNS, exit_code, rhel5_text, service_key
 from tandem.cli.guard import guarded
 from tandem.cli.svc_cmd import DEFAULT_TIMEOUT_S, request_and_wait
@@ -231,68 +229,3 @@ class _Pick(argparse.Action):
 
 def _progress(line: str) -> None:
     print(f"... {line}", file=sys.stderr, flush=True)
-
-
-# -- cs ------------------------------------------------------------------------------------
-def cs_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cs", description="start or stop the local "
-                                                            "tandem daemon")
-    parser.add_argument("-c", dest="command", required=True, choices=["start", "stop",
-                                                                       "status"])
-    parser.add_argument("-w", dest="timeout", type=float, default=60.0, metavar="SECONDS")
-    args = parser.parse_args(argv)
-    actions = {"start": cs_start, "stop": cs_stop, "status": cs_status}
-    return guarded("cs", lambda: actions[args.command](args.timeout))
-
-
-def _running() -> dict[str, Any] | None:
-    try:
-        answer: dict[str, Any] = call("ping", timeout=3)
-        return answer
-    except ControlError:
-        return None
-
-
-def cs_status(_: float) -> int:
-    ping = _running()
-    print(f"tandemd is running on {ping['node']} (pid {ping['pid']})" if ping
-          else "tandemd is not running")
-    return 0 if ping else 3
-
-
-def cs_start(timeout: float) -> int:
-    if _running():
-        print("tandemd is already running")
-        return 0
-    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
-        subprocess.run(["systemctl", "start", "tandemd"], check=True, timeout=timeout)
-    else:
-        tandemd = shutil.which("tandemd") or "tandemd"
-        subprocess.Popen([tandemd], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _running():
-            print("tandemd started")
-            return 0
-        time.sleep(0.1)
-    print(f"cs: tandemd did not answer on {socket_path()} within {timeout:g} s "
-          f"(see /var/log/tandem/tandemd.log)", file=sys.stderr)
-    return 1
-
-
-def cs_stop(timeout: float) -> int:
-    ping = _running()
-    if ping is None:
-        print("tandemd is not running")
-        return 0
-    print("stopping tandemd: its services stop here and move to the other members")
-    os.kill(int(ping["pid"]), signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _running() is None:
-            print("tandemd stopped")
-            return 0
-        time.sleep(0.2)
-    print(f"cs: tandemd still runs after {timeout:g} s", file=sys.stderr)
-    return 1

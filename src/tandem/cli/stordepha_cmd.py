@@ -115,13 +115,13 @@ def storioha_main(argv: list[str] | None = None) -> int:
 
 
 def _local(operation: str, timeout: float) -> int:
-    from tandem.cli import compat
+    from tandem.cli import cs_cmd
 
     if operation == "start":
-        return compat.cs_start(timeout)
+        return cs_cmd.cs_start(timeout)
     if operation == "stop":
-        return compat.cs_stop(timeout)
-    running = compat.cs_status(timeout)
+        return cs_cmd.cs_stop(timeout)
+    running = cs_cmd.cs_status(timeout)
     if running != 0:
         return running
     from tandem.cli.client import cell_status
