@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "qdisk": "qdisk_cmd", "db": "db_cmd", "cells": "cells_cmd", "batch": "batch_cmd",
     "install": "sysinstall_cmd", "exporter": "exporter_cmd",
     "check": "check_cmd",
+    "page": "page_cmd",
 }
 
 
