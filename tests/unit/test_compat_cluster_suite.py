@@ -27,7 +27,8 @@ class FakeDaemon:
     """Answers `status` with `doc` and records every other request."""
 
     def __init__(self, path: Path, doc: dict[str, Any]) -> None:
-        self.doc, self.requests, self.status_calls = doc, [], 0
+        self.doc, self.status_calls = doc, 0
+        self.requests: list[dict[str, Any]] = []
         self.on_status: Any = None
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(str(path))
@@ -125,7 +126,11 @@ def test_interval_redraws_until_a_signal(daemon: FakeDaemon, sig: signal.Signals
     """-i redraws at its interval; SIGTERM or Ctrl-C ends it cleanly after the draw
     (exit 0, handlers restored), not with a traceback."""
     before = signal.getsignal(sig)
-    daemon.on_status = lambda n: n == 3 and os.kill(os.getpid(), sig)
+    def on_status(calls: int) -> None:
+        if calls == 3:
+            os.kill(os.getpid(), sig)
+
+    daemon.on_status = on_status
     started = time.monotonic()
     assert compat.clustat_main(["-i", "0.2"]) == 0
     took = time.monotonic() - started
