@@ -19,11 +19,13 @@ GOOD: dict[str, dict[str, Any]] = {
     "fs": {"device": "/dev/tandem/shared", "mountpoint": "/srv/data"},
     "script": {"path": "/etc/init.d/httpd"},
     "ocf": {"type": "Dummy"},
+    "portblock": {"address": "198.51.100.11", "ports": [2049], "action": "block"},
     "process": {"command": ["sleep", "10"]},
     "slurmctld": {"mode": "slurm"},
 }
 REQUIRED = {"ip": ["address", "interface"], "fs": ["device", "mountpoint"],
-            "script": ["path"], "ocf": ["type"], "process": ["command"]}
+            "script": ["path"], "ocf": ["type"], "process": ["command"],
+            "portblock": ["address", "ports", "action"]}
 
 
 def test_every_builtin_agent_is_registered_and_documented() -> None:

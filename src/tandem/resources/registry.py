@@ -21,6 +21,7 @@ AGENT_MODULES: dict[str, str] = {
     "haservices": "tandem.hpc.mgmt.agent",
     "ip": "tandem.resources.ip",
     "ocf": "tandem.resources.ocf",
+    "portblock": "tandem.resources.portblock",
     "process": "tandem.resources.process",
     "script": "tandem.resources.script",
     "slurmctld": "tandem.hpc.batch.slurmctld",
