@@ -139,7 +139,7 @@ class Nft:
         except CommandError as exc:
             raise NftError(f"{shown}: {exc}") from exc
         if not done.ok and not _missing_table(done):
-            raise NftError(one_line(f"{shown}: {done.tail()}", 400))
+            raise NftError(one_line(f"{shown}: {_problem(done)}", 400))
         return done
 
     async def handles(self, block: Block) -> list[int]:
@@ -169,6 +169,12 @@ class Nft:
                              for handle in found)
             await self._call(["-f", "-"], script)
         return len(found)
+
+
+def _problem(done: CommandResult) -> str:
+    """nft's own error line (it follows it with the input line and a caret line)."""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    return errors[0] if errors else done.tail()
 
 
 def _missing_table(done: CommandResult) -> bool:
@@ -214,7 +220,8 @@ class PortblockAgent(ResourceAgent):
             raise ParamError(self.resource, "address", f"not a unicast address: {text!r}")
         if not _port_list(self.values["ports"]):
             raise ParamError(self.resource, "ports",
-                             "expected a non-empty list of integers 1..65535")
+                             "expected a non-empty list of integers 1..65535 "
+                             "(on a command line: ports=[2049,111])")
         protocols = self.values["protocols"]
         if not protocols or any(p not in PROTOCOLS for p in protocols):
             raise ParamError(self.resource, "protocols",
