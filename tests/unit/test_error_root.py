@@ -23,6 +23,8 @@ from tandem.fencing.history import FenceHistoryError
 from tandem.fleet.errors import SelectionError
 from tandem.hpc.mgmt.datafile import LineError
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, MgmtError, UsageProblem
+from tandem.hpc.nfs.haionfs import HaionfsError
+from tandem.hpc.nfs.service import NfsServiceError
 from tandem.lab.proc import LabError
 from tandem.membership.detector import MembershipError
 from tandem.resources.addrs import AddressError
@@ -64,7 +66,8 @@ def test_errors_that_were_value_errors_still_are() -> None:
 
 
 def test_exit_codes_usage_and_bad_input_are_2_the_rest_1() -> None:
-    usage = {UsageError, ArgumentError, DataError, UsageProblem, SelectionError}
+    usage = {UsageError, ArgumentError, DataError, UsageProblem, SelectionError,
+             HaionfsError, NfsServiceError}
     for error in defined_exceptions():
         assert issubclass(error, TandemError)
         assert error.exit_code == (EXIT_USAGE if error in usage else EXIT_FAILED), error

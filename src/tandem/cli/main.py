@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "install": "sysinstall_cmd", "exporter": "exporter_cmd",
     "check": "check_cmd",
     "page": "page_cmd",
+    "nfs": "nfs_cmd",
 }
 
 
