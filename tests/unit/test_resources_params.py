@@ -16,6 +16,8 @@ GOOD: dict[str, dict[str, Any]] = {
     "dummy": {},
     "haservices": {},
     "ip": {"address": "198.51.100.50/24", "interface": "eth0"},
+    "nfs_server": {"address": "198.51.100.70", "exports": [{"path": "/srv/home", "id": 1}],
+                   "recovery_dir": "/srv/nfs-recovery"},
     "fs": {"device": "/dev/tandem/shared", "mountpoint": "/srv/data"},
     "script": {"path": "/etc/init.d/httpd"},
     "ocf": {"type": "Dummy"},
@@ -25,7 +27,8 @@ GOOD: dict[str, dict[str, Any]] = {
 }
 REQUIRED = {"ip": ["address", "interface"], "fs": ["device", "mountpoint"],
             "script": ["path"], "ocf": ["type"], "process": ["command"],
-            "portblock": ["address", "ports", "action"]}
+            "portblock": ["address", "ports", "action"],
+            "nfs_server": ["address", "exports", "recovery_dir"]}
 
 
 def test_every_builtin_agent_is_registered_and_documented() -> None:
