@@ -27,6 +27,7 @@ echo "ganesha started" >> "$log"
 exec sleep 60
 """
 FAKE_RPCINFO = """#!/bin/sh
+if [ -e "$FAKE_DIR/blocked-$3" ]; then echo "rpcinfo: RPC: Timed out" >&2; exit 1; fi
 if [ -e "$FAKE_DIR/down-$4" ]; then echo "rpcinfo: RPC: Program not registered" >&2; exit 1; fi
 echo "program $4 version $5 ready and waiting"
 """
@@ -123,8 +124,8 @@ def test_start_writes_the_configuration_and_waits_for_an_answer(
     agent = node.agent()
     assert run(agent, "status").code == OcfCode.NOT_RUNNING
     started = run(agent, "start")
-    assert started.ok and "answers after" in started.message and "the node's own" in \
-        started.message
+    assert started.ok and "the node's own" in started.message
+    assert "answers (on 127.0.0.1, for 198.51.100.70) after" in started.message
     text = Path(nfs.RUN_DIR, "nfs.conf").read_text()
     assert text == agent.config_text()
     assert f'RecoveryRoot = "{node.root}/srv/.recovery";' in text
@@ -137,6 +138,20 @@ def test_start_writes_the_configuration_and_waits_for_an_answer(
     assert run(agent, "start").message == "already running"
     assert run(agent, "status").ok and run(agent, "monitor").ok
     assert not Path(nfs.RUN_DIR, "nfs-rpcbind.pid").exists(), "the node's rpcbind was used"
+
+
+def test_start_does_not_need_the_blocked_service_address(
+        node: Node, node_rpcbind: list[bool]) -> None:
+    """While the server starts, portblock drops everything to the service address: the
+    start checks the server on the loopback; status (after the unblock) on the address."""
+    (node.root / "blocked-198.51.100.70").touch()
+    agent = node.agent()
+    assert run(agent, "start").ok
+    status = run(agent, "status")
+    assert status.code == OcfCode.ERR_GENERIC and "Timed out" in status.message
+    (node.root / "blocked-198.51.100.70").unlink()
+    assert run(agent, "status").ok
+    assert run(agent, "stop").ok
 
 
 def test_start_refuses_without_the_failover_disk(node: Node, node_rpcbind: list[bool]) -> None:
@@ -164,7 +179,7 @@ def test_start_fails_when_the_server_never_answers(
     node.down(100003)
     started = run(node.agent(), "start")
     assert started.code == OcfCode.ERR_GENERIC
-    assert "did not answer on 198.51.100.70 within 0.2 s: rpcinfo: RPC: Program not " \
+    assert "did not answer on 127.0.0.1 within 0.2 s: rpcinfo: RPC: Program not " \
            "registered" in started.message
 
 

@@ -3,9 +3,10 @@
 Start writes the configuration generated from the exports (tandem.hpc.nfs.ganesha) to
 /run/tandem/nfs/RESOURCE.conf, makes sure an rpcbind runs in this node (NFSv3 cannot
 register without one: Ganesha exits), starts `ganesha.nfsd -F` under the `process`
-agent's supervision and returns once the server answers a NULL call through the
-service address, so the resource after it (the port unblock) opens a server that is
-ready. A configuration error Ganesha logs (it would otherwise run without the export)
+agent's supervision and returns once the server answers a NULL call on this node's
+loopback: the service's ports are blocked on its address while the server starts (the
+`portblock` resources around it), so the resource after it (the port unblock) opens a
+server that is ready. A configuration error Ganesha logs (it would otherwise run without the export)
 fails the start.
 
 rpcbind is started only if none answers on this node's loopback (the node may run its
@@ -54,6 +55,7 @@ from tandem.util.procrun import CommandError, run_command
 RUN_DIR = "/run/tandem/nfs"
 LOG_DIR = "/var/log/tandem"
 RPCINFO = "/usr/bin/rpcinfo"
+LOOPBACK = "127.0.0.1"  # where a start checks the server: the service address is blocked
 RPCBIND_HOST, RPCBIND_PORT = "127.0.0.1", 111
 RPC_TIMEOUT_S = 3.0  # one NULL call; a blocked port or a hung server hits it
 RPCBIND_READY_S = 5.0
@@ -133,9 +135,9 @@ class NfsServerAgent(ResourceAgent):
     # -- start ------------------------------------------------------------------------------
     async def start(self) -> AgentResult:
         if (await self._ganesha().status()).ok:
-            problem = await self._rpc_null(NFS_PROGRAM)
+            problem = await rpc_null(LOOPBACK, NFS_PROGRAM, 3)
             return success("already running") if problem is None else failure(
-                f"ganesha runs but does not answer on {self.values['address']}: {problem}")
+                f"ganesha runs but does not answer on {LOOPBACK}: {problem}")
         ready = await asyncio.to_thread(self._prepare)
         if ready is not None:
             return ready
@@ -150,7 +152,7 @@ class NfsServerAgent(ResourceAgent):
         answered = await self._wait_answer(self.timeouts.start / 2, offset)
         if answered is not None:
             return answered
-        return success(f"NFS on {self.values['address']} answers after "
+        return success(f"NFS answers (on {LOOPBACK}, for {self.values['address']}) after "
                        f"{time.monotonic() - began:.1f} s (ganesha {started.message}; "
                        f"rpcbind: {rpcbind.message})")
 
@@ -192,20 +194,20 @@ class NfsServerAgent(ResourceAgent):
                        f"not open within {RPCBIND_READY_S:g} s")
 
     async def _wait_answer(self, limit_s: float, offset: int) -> AgentResult | None:
-        """None once NFS answers through the address and Ganesha logged no configuration
-        error since `offset`; a failure naming the reason otherwise."""
+        """None once NFS answers on the loopback (the address is still blocked) and
+        Ganesha logged no configuration error since `offset`; a failure otherwise."""
         deadline = time.monotonic() + limit_s
         problem: str | None = "not tried"
         while time.monotonic() < deadline:
             if not (await self._ganesha().status()).ok:
                 return failure(f"ganesha.nfsd exited during its start: "
                                f"{await asyncio.to_thread(_last_line, self.log_path, offset)}")
-            problem = await self._rpc_null(NFS_PROGRAM)
+            problem = await rpc_null(LOOPBACK, NFS_PROGRAM, 3)
             if problem is None:
                 break
             await asyncio.sleep(POLL_S)
         else:
-            return failure(f"NFS did not answer on {self.values['address']} within "
+            return failure(f"NFS did not answer on {LOOPBACK} within "
                            f"{limit_s:g} s: {problem}")
         errors = await asyncio.to_thread(config_errors, self.log_path, offset)
         if errors:
