@@ -99,6 +99,9 @@ def test_resources_in_start_order_with_their_parameters(config: ClusterConfig) -
                          "/mount_point1/.tandem-nfs",
                          "exports": [{"path": "/mount_point1", "id": 1},
                                      {"path": "/mount_point2", "id": 2}]}
+    # each single point of failure is looked at often (the default is every 10 s)
+    assert [r.get("monitor_interval_s") for r in found] == [5.0, 5.0, None, None, 2.0, 2.0,
+                                                           3.0, None, None]
 
 
 def test_export_ids_are_stable_and_come_from_the_inventory(config: ClusterConfig) -> None:

@@ -48,6 +48,11 @@ PROTOCOLS = ("tcp", "udp")
 RECOVERY_DIR = ".tandem-nfs"
 Address = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
+# How often each SPOF of the manual's list is looked at (a lost address, mount point or
+# server moves the service after at most this long, plus the relocation).
+FS_MONITOR_S = 5.0
+IP_MONITOR_S = 2.0
+SERVER_MONITOR_S = 3.0
 
 class NfsServiceError(TandemError):
     """The service cannot be made from what was given (an address outside the cell's
@@ -77,15 +82,17 @@ def nfs_service(config: ClusterConfig, nodes: Sequence[str], filesystems: Sequen
     ids = export_ids(filesystems, fsids or {})
     resources = [
         *(ResourceDef(f"fs{i}", "fs", {"device": f.device, "mountpoint": f.mountpoint,
-                                       "fstype": f.fstype})
+                                       "fstype": f.fstype}, monitor_interval_s=FS_MONITOR_S)
           for i, f in enumerate(filesystems, start=1)),
         *_portblocks(placed, "block"),
-        *(ResourceDef(f"ip{i}", "ip", {"address": str(a.address), "interface": a.interface})
+        *(ResourceDef(f"ip{i}", "ip", {"address": str(a.address), "interface": a.interface},
+                      monitor_interval_s=IP_MONITOR_S)
           for i, a in enumerate(placed, start=1)),
         ResourceDef("nfs", "nfs_server", {
             "address": str(placed[0].address.ip),
             "exports": [{"path": f.mountpoint, "id": ids[f.mountpoint]} for f in filesystems],
-            "recovery_dir": f"{filesystems[0].mountpoint}/{RECOVERY_DIR}"}),
+            "recovery_dir": f"{filesystems[0].mountpoint}/{RECOVERY_DIR}"},
+            monitor_interval_s=SERVER_MONITOR_S),
         *_portblocks(placed, "unblock"),
     ]
     domain = DomainDef(tuple((name, i) for i, name in enumerate(nodes, start=1)),
