@@ -169,3 +169,20 @@ def test_a_lost_address_moves_the_service(nfs_cell: Cell) -> None:
         cell.control.exec_argv("node1", drop), check=True, timeout=30), to="node2")
     assert cell.power("node1") == "on"
 
+
+
+def test_a_lost_mount_point_moves_the_service(nfs_cell: Cell) -> None:
+    """The shared file system is unmounted behind the engine's back (lazily: Ganesha
+    holds it): the fs resource's monitor sees it and the service relocates.
+
+    node1 failed the service in the test before (lost address) and a service does not go
+    back by itself to a node it failed on, so the operator first moves it there: an
+    operator's request clears the record (without it, with both nodes marked, the service
+    would rightly stay down)."""
+    cell = nfs_cell
+    subprocess.run(cell.control.exec_argv("node2", ["clusvcadm", "-r", SERVICE, "-m",
+                                                    "node1"]),
+                   check=True, timeout=120, capture_output=True)
+    lose = ["umount", "-l", MOUNT]
+    across(cell, "a lost mount point", lambda: subprocess.run(
+        cell.control.exec_argv("node1", lose), check=True, timeout=30), to="node2")
