@@ -15,8 +15,9 @@ from tandem.config.model import (
     ServiceDef,
 )
 from tandem.manager.display import show_service
+from tandem.manager.local import reconcile
 from tandem.manager.model import Assignment, Intent, LocalState, NodeReport, ServiceReport
-from tandem.manager.placement import ServiceView, decide_services
+from tandem.manager.placement import CELL_LOCK, LOCKED_NOTE, ServiceView, decide_services
 from tandem.membership.ledger import NodeState
 
 S = NodeState
@@ -268,3 +269,35 @@ def test_cold_start_waits_for_a_preferred_node_that_is_joining() -> None:
     fenced = {1: S.FENCED, 2: S.ONLINE, 3: S.ONLINE}
     a, _, _ = decide(view(fenced, reports(n1=L.STOPPED, n2=L.STOPPED, n3=L.STOPPED)))
     assert a.node == 2
+
+
+def test_a_locked_cell_places_nothing_even_on_failover() -> None:
+    """`clusvcadm -l`: the coordinator assigns no node while the cell is locked — not a
+    fresh start, not a failover away from a fenced owner — and says why."""
+    locked = {"web": Intent(), CELL_LOCK: Intent(version=1, enabled=False)}
+    fresh = replace(view(ALL_UP, reports(n1=L.STOPPED, n2=L.STOPPED)), intents=locked)
+    a, _, note = decide(fresh)
+    assert (a.node, note) == (0, LOCKED_NOTE)
+    states = {1: S.FENCED, 2: S.ONLINE, 3: S.ONLINE}
+    fenced = replace(view(states, reports(n2=L.STOPPED, n3=L.STOPPED),
+                          placement=Assignment(node=1, gen=4)), intents=locked)
+    a, _, note = decide(fenced)
+    assert a.node == 0 and note == LOCKED_NOTE
+    unlocked = {"web": Intent(), CELL_LOCK: Intent(version=2, enabled=True)}
+    assert decide(replace(fenced, intents=unlocked))[0].node == 2
+
+
+def test_a_locked_node_starts_nothing_the_placement_asks() -> None:
+    """Each node refuses starts too while locked: the placement it follows may have been
+    made before the lock. Stops still happen."""
+    here = NodeReport(True, {"web": ServiceReport(LocalState.STOPPED, 1),
+                             "db": ServiceReport(LocalState.STARTED, 1)})
+    placement = {"web": Assignment(node=1, gen=2), "db": Assignment(node=2, gen=2)}
+
+    def actions(locked: bool) -> list[object]:
+        return list(reconcile(["web", "db"], here, {}, my_id=1, quorate=True,
+                              placement=placement, frozen=frozenset(),
+                              may_start=lambda _: True, locked=locked))
+
+    assert [type(a).__name__ for a in actions(False)] == ["Start", "Stop"]
+    assert [type(a).__name__ for a in actions(True)] == ["Stop"]
