@@ -11,7 +11,6 @@ The cell's failover estimate: 1 s token + 23 s fencing (ns0's 3 s delay and the 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,8 +29,6 @@ from tandem.hpc.batch.check import (
 from tandem.hpc.batch.lsfconf import HostsFile, Resolver, parse_hosts, parse_lsf_conf
 from tandem.hpc.batch.pbsconf import parse_pbs_conf
 from tandem.hpc.batch.slurmconf import parse_slurm_conf
-from tandem.resources import registry
-from tandem.resources.base import AgentResult, ParamSpec, ResourceAgent, Timeouts, success
 
 HOSTS_TEXT = ("10.1.0.1 ns0\n10.1.0.13 ns13\n10.1.0.20 ns20\n10.1.0.65 ns\n"
               "10.9.9.9 elsewhere\n")
@@ -77,34 +74,6 @@ name = "ctld"
 agent = "slurmctld"
 params = {{ mode = "{mode}" }}
 """
-
-
-class StandInSlurmctld(ResourceAgent):
-    """The slurmctld agent as far as the checks see it: its `mode` and `virtual_host`."""
-
-    name = "slurmctld"
-    summary = "a stand-in for the checks"
-    params = (ParamSpec("mode", "string", default="tandem", choices=("tandem", "slurm")),
-              ParamSpec("virtual_host", "string", default=""))
-    timeouts = Timeouts(start=60)
-
-    async def start(self) -> AgentResult:
-        return success()
-
-    async def stop(self) -> AgentResult:
-        return success()
-
-    async def status(self) -> AgentResult:
-        return success()
-
-
-@pytest.fixture(autouse=True)
-def slurmctld_agent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The checks read only the slurmctld resource's `mode`: a stand-in agent keeps
-    these tests independent of the real agent's other parameters."""
-    monkeypatch.setitem(registry.AGENT_MODULES, "slurmctld", "tandem.resources.dummy")
-    monkeypatch.setitem(registry._AGENTS, "slurmctld", StandInSlurmctld)
-    yield
 
 
 def cell_text(mode: str | None = "tandem") -> str:

@@ -18,14 +18,11 @@ from test_batch_check import (
     GOOD_SLURM,
     HOSTS_TEXT,
     cell_text,
-    slurmctld_agent,
 )
 from test_batch_generate import MANUAL, make_cell
 
 from tandem.cli.main import main
 from tandem.inventory.database import Database
-
-__all__ = ["slurmctld_agent"]  # autouse: the stand-in slurmctld agent for the cell files
 
 Capture = pytest.CaptureFixture[str]
 

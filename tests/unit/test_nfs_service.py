@@ -1,13 +1,12 @@
 """HA_NFS from haionfs.conf and -I: the resources in start order with their parameters,
 export ids that do not move, interfaces found from the cell's networks; and the command
 lines that put it into a cell (`stordepha.nfs -c configure`) or print it (`tandem nfs
-service`). The `nfs_server` and `portblock` agents are stand-ins here: these tests
-check what is generated, not those agents' own parameter checks."""
+service`). The cell files are loaded with the real `nfs_server` and `portblock` agents,
+so what is generated must pass their parameter checks."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,45 +21,12 @@ from tandem.inventory.database import Database
 from tandem.inventory.edit import CellChange, NodeChange, set_cell, set_nodes
 from tandem.inventory.storage import ExportChange, set_export
 from tandem.inventory.writes import change
-from tandem.resources import registry
-from tandem.resources.base import AgentResult, ParamSpec, ResourceAgent, success
 from tandem.wire.keyfile import generate_key
 
 CELL = Path(__file__).parents[2] / "examples" / "site" / "io12.toml"
 FILESYSTEMS = (SharedFs("/dev/ldn.da0.1", "/mount_point1", "xfs", 3),
                SharedFs("/dev/ldn.da0.2", "/mount_point2", "ext3", 4))
 PORTS = [111, 2049, 20048, 32803, 875]
-
-
-class StandIn(ResourceAgent):
-    """Any parameter, always fine: the generated text is what is checked."""
-
-    summary = "a stand-in"
-    params = (ParamSpec("address", "string"), ParamSpec("action", "string", default=""),
-              ParamSpec("ports", "list", default=[]), ParamSpec("protocols", "list", default=[]),
-              ParamSpec("exports", "list", default=[]),
-              ParamSpec("recovery_dir", "string", default=""))
-
-    def validate(self) -> None:
-        return None
-
-    async def start(self) -> AgentResult:
-        return success()
-
-    async def stop(self) -> AgentResult:
-        return success()
-
-    async def status(self) -> AgentResult:
-        return success()
-
-
-@pytest.fixture(autouse=True)
-def stand_in_agents(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("nfs_server", "portblock"):
-        agent = type(f"StandIn_{name}", (StandIn,), {"name": name})
-        monkeypatch.setitem(registry.AGENT_MODULES, name, "tandem.resources.dummy")
-        monkeypatch.setitem(registry._AGENTS, name, agent)
-    yield
 
 
 @pytest.fixture()
