@@ -50,6 +50,7 @@ from tandem.resources.base import (
 )
 from tandem.resources.process import ProcessAgent, read_record
 from tandem.resources.registry import register
+from tandem.util.atomicfile import replace_file
 from tandem.util.procrun import CommandError, run_command
 
 RUN_DIR = "/run/tandem/nfs"
@@ -315,6 +316,4 @@ def _size(path: Path) -> int:
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".new")
-    temporary.write_text(text)
-    temporary.replace(path)
+    replace_file(path, text.encode(), 0o644)
