@@ -280,3 +280,30 @@ def test_a_daemon_killed_outright_leaves_no_ipmitool_behind(bmc: LoopBmc) -> Non
     if survived:  # leave nothing behind, even when failing
         os.kill(shell, signal.SIGKILL)
     assert not survived
+
+
+def test_each_bmc_and_password_gets_its_own_session(bmc: LoopBmc) -> None:
+    """The session a command reuses is that of its own BMC, opened with its own password:
+    powering off node3 never goes down node2's session, and a password that no longer
+    fits is refused by the BMC instead of riding on the session the old one opened."""
+    other = LoopBmc(free_udp_port())
+    other.start()
+
+    async def scenario() -> int:
+        sessions = IpmiSessions()
+        try:
+            dev = device(sessions=sessions)
+            assert await dev.status(target(bmc)) == PowerState.ON
+            await dev.off(target(other))
+            count = sessions.open_count()
+            with pytest.raises(FenceAuthError):
+                await dev.status(target(bmc, password="not-the-password"))
+            return count
+        finally:
+            await sessions.close()
+
+    try:
+        assert run(scenario()) == 2
+        assert (bmc.switch.on, other.switch.on) == (True, False)
+    finally:
+        other.halt()
