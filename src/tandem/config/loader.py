@@ -228,12 +228,16 @@ def _read_lab(sec: Section | None) -> LabDef | None:
     sec.only("disks", "private_dirs", "client")
     disks = []
     for disk in sec.tables("disks"):
-        disk.only("name", "size", "format")
+        disk.only("name", "size", "format", "storage")
         fmt = disk.string("format", "ext4") or "ext4"
-        if fmt not in ("ext4", "xfs", "none"):
-            raise disk.fail("format", f"expected ext4, xfs or none; got {fmt!r}")
+        if fmt not in ("ext4", "ext4-mmp", "xfs", "none"):
+            raise disk.fail("format", f"expected ext4, ext4-mmp, xfs or none; got {fmt!r}")
+        storage = disk.string("storage", "loop") or "loop"
+        if storage not in ("loop", "san"):
+            raise disk.fail("storage", f"expected loop or san; got {storage!r}")
         disks.append(LabDisk(name=disk.req_string("name", pattern=NAME_RE),
-                             size_bytes=disk.size("size"), format=fmt))  # type: ignore[arg-type]
+                             size_bytes=disk.size("size"), format=fmt,  # type: ignore[arg-type]
+                             storage=storage))  # type: ignore[arg-type]
     private_dirs = sec.strings("private_dirs")
     for i, path in enumerate(private_dirs):
         if not path.startswith("/") or path.rstrip("/") in ("", "/proc", "/sys", "/dev"):

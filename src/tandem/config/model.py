@@ -16,7 +16,8 @@ M = TypeVar("M")
 
 FenceType = Literal["ipmi", "external", "manual"]
 Recovery = Literal["restart", "relocate", "disable"]
-DiskFormat = Literal["ext4", "xfs", "none"]
+DiskFormat = Literal["ext4", "ext4-mmp", "xfs", "none"]
+DiskStorage = Literal["loop", "san"]
 
 DEFAULT_PORT = 5405
 DEFAULT_HEARTBEAT_MS = 200
@@ -116,11 +117,15 @@ class TimingDef:
 
 @dataclass(frozen=True)
 class LabDisk:
-    """A shared disk of a lab cell: a loop device over a sparse file."""
+    """A shared disk of a lab cell over a sparse file. `storage`: "loop", one loop device
+    every node shares; "san", a path per node that can fail (tandem.lab.san).
+    "ext4-mmp" is ext4 with multi-mount protection, the lab's stand-in for Lustre's
+    ldiskfs targets."""
 
     name: str
     size_bytes: int
     format: DiskFormat = "ext4"
+    storage: DiskStorage = "loop"
 
 
 @dataclass(frozen=True)

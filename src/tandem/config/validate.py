@@ -121,6 +121,11 @@ def _check_lab(config: ClusterConfig, fail: _Failer) -> None:
         return
     for dup in _duplicates(d.name for d in lab.disks):
         raise fail("lab.disks", f"disk name {dup!r} is used twice")
+    for i, disk in enumerate(lab.disks):
+        if disk.storage == "san" and disk.size_bytes % 4096:
+            raise fail(f"lab.disks[{i}].size", f"a san disk's size must be a multiple of "
+                                               f"4096 bytes (its paths are loop devices); "
+                                               f"got {disk.size_bytes}")
     for dup in _duplicates(lab.private_dirs):
         raise fail("lab.private_dirs", f"{dup!r} is listed twice")
     if lab.client is not None:
