@@ -142,6 +142,9 @@ tko = 3
 [[qdisk.heuristics]]
 command = ["sh", "-c", "test -e /run/ok"]
 
+[storage]
+watch_kernel_log = false
+
 [lab]
 private_dirs = ["/etc/HA", "/srv"]
 client = { network = "admin", address = "198.51.100.250/24" }

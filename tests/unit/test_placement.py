@@ -301,3 +301,30 @@ def test_a_locked_node_starts_nothing_the_placement_asks() -> None:
 
     assert [type(a).__name__ for a in actions(False)] == ["Start", "Stop"]
     assert [type(a).__name__ for a in actions(True)] == ["Stop"]
+
+
+def test_a_storage_failure_relocates_at_once_and_never_restarts_in_place() -> None:
+    """The owner's path to its disks failed: a restart there would meet the same broken
+    path, so the service moves even with all its restarts left; disable still wins."""
+    cfg = config(service(max_restarts=3, restart_window_s=60))
+    failed = ServiceReport(L.FAILED, 3, cause="storage")
+    rep = reports(n2=L.STOPPED, n3=L.STOPPED)
+    rep[1] = NodeReport(True, {"web": failed})
+    placed = Assignment(node=1, gen=3)
+    a, _, note = decide(view(ALL_UP, rep, placement=placed), cfg)
+    assert a.node == 2 and 1 in a.avoid and "storage error on n1" in note
+    rep[1] = NodeReport(True, {"web": replace(failed, cause="")})
+    a, _, note = decide(view(ALL_UP, rep, placement=placed), cfg)
+    assert (a.node, a.gen) == (1, 4) and "restarting" in note  # its own failure: in place
+    rep[1] = NodeReport(True, {"web": failed})
+    decision = decide_services(config(service(recovery="disable")),
+                               view(ALL_UP, rep, placement=placed))
+    assert decision.placement["web"].node == 0 and decision.intents["web"].enabled is False
+
+
+def test_the_storage_cause_crosses_the_wire_and_old_peers_still_parse() -> None:
+    report = ServiceReport(L.FAILED, 7, 12.5, "storage error: x", (1.0,), "storage")
+    assert ServiceReport.from_wire(report.to_wire()) == report
+    plain = replace(report, cause="")
+    assert len(plain.to_wire()) == 5  # what a peer without the field sends and expects
+    assert ServiceReport.from_wire(plain.to_wire()) == plain

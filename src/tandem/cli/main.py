@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "check": "check_cmd",
     "page": "page_cmd",
     "nfs": "nfs_cmd",
+    "storage-error": "storage_cmd",
 }
 
 

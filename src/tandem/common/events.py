@@ -45,6 +45,7 @@ class EventKind(enum.StrEnum):
     RESOURCE_START = "resource_start"  # one resource's start action ended (ok or not)
     RESOURCE_STOP = "resource_stop"    # one resource's stop action ended (ok or not)
     MONITOR_FAILED = "monitor_failed"  # a resource's monitor found it failed
+    STORAGE_ERROR = "storage_error"    # an I/O error on a device a local service uses
     # -- configuration
     CONFIG = "config"                  # a configuration version was loaded
     CONFIG_PUSH = "config_push"        # an operator pushed a configuration from here

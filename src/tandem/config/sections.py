@@ -26,6 +26,7 @@ M = TypeVar("M")
 # Section name -> the module that defines its SECTION; kept sorted by name.
 SECTION_MODULES: dict[str, str] = {
     "qdisk": "tandem.quorum.qdisk.config",
+    "storage": "tandem.storage.config",
 }
 
 

@@ -47,6 +47,9 @@ def handlers(engine: Engine) -> dict[str, Handler]:
         return operator.service(str(args["service"]), str(args["action"]),
                                 str(node) if node else None)
 
+    async def storage_error(args: dict[str, Any]) -> Any:
+        return operator.storage_error(str(args["device"]), str(args.get("detail") or ""))
+
     async def config_push(args: dict[str, Any]) -> Any:
         return operator.push_config(str(args["text"]))
 
@@ -56,4 +59,4 @@ def handlers(engine: Engine) -> dict[str, Handler]:
 
     return {"status": status, "events": events, "fence": fence, "fence_ack": fence_ack,
             "fence_history": fence_history, "unblock": unblock, "ping": ping, "svc": svc,
-            "config_push": config_push}
+            "config_push": config_push, "storage_error": storage_error}

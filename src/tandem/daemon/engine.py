@@ -46,6 +46,10 @@ from tandem.manager.decide import decide
 from tandem.membership.claims import HeartbeatClaims, PeerClaims
 from tandem.membership.detector import MembershipView
 from tandem.membership.ledger import Ledger, NodeState, Transition
+from tandem.storage.config import watch_kernel_log
+from tandem.storage.kmsgwatch import KernelLogWatch
+from tandem.system.blockdev import number_of_name
+from tandem.system.kernlog import IoError
 
 log = logging.getLogger("tandemd.engine")
 
@@ -91,6 +95,8 @@ class Engine:
                                             self._local_changed, clock=self.clock,
                                             agents=self.env.agents)
         self.local_services.frozen = self.store.frozen
+        self.storage_watch = KernelLogWatch(self._kernel_io_error,
+                                            self.env.kernel_log or "/dev/kmsg")
         self.display = ServiceDisplay(self.events, self.ids)
         self.pacing = RoundPacing()
         self.disk = DiskQuorum(config, self.local, self.env.disk)
@@ -135,6 +141,8 @@ class Engine:
         self.disk.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.local_services.probe(), name="probe")]
+        if self.env.kernel_log and watch_kernel_log(self.config):
+            self._tasks.append(loop.create_task(self.storage_watch.run(), name="kmsg"))
         if self.env.device_checks:
             self._tasks.append(loop.create_task(self.fence_checks.run(), name="checks"))
             self._tasks.append(loop.create_task(
@@ -264,6 +272,12 @@ class Engine:
                             state=change.new.value)
 
     # -- what peers learn ------------------------------------------------------------------
+    def _kernel_io_error(self, error: IoError) -> None:
+        """The kernel reported an I/O error: the local services on that device move."""
+        number = number_of_name(error.device)
+        if number is not None:
+            self.local_services.storage_error(number, f"kernel: {error.message}")
+
     def _local_changed(self) -> None:
         """A local service changed: decide again, and tell the peers soon (coalesced)."""
         self.pacing.mark()

@@ -36,4 +36,5 @@ class EngineEnv:
     agents: AgentFactory = build_agents
     fence_devices: Mapping[str, FenceDevice] | None = None  # by name, over the config's
     device_checks: bool = True  # check the fence devices periodically
+    kernel_log: str | None = "/dev/kmsg"  # where back-end I/O errors are read (None: off)
     load_key: Callable[[str], bytes] = _key

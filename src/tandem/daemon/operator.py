@@ -12,6 +12,7 @@ from tandem.common.events import EventKind
 from tandem.daemon.services.requests import CELL_ACTIONS, lock_intent, request_intent
 from tandem.manager.model import Intent
 from tandem.manager.placement import CELL_LOCK, cell_locked
+from tandem.system.blockdev import resolve_device
 
 if TYPE_CHECKING:
     from tandem.daemon.engine import Engine
@@ -56,6 +57,17 @@ class Operator:
                           detail="operator lifted wait-for-all")
         engine.wake.set()
         return "wait-for-all lifted on this node"
+
+    def storage_error(self, device: str, detail: str) -> dict[str, Any]:
+        """A watcher's report of back-end I/O errors on `device` (a path, a kernel name
+        or MAJOR:MINOR): the services here that stand on it move to a peer."""
+        number = resolve_device(device)
+        if number is None:
+            raise ValueError(f"no block device {device!r} on {self.engine.local.name}")
+        why = f"reported on {device}" + (f": {detail}" if detail else "")
+        services = self.engine.local_services.storage_error(number, why)
+        return {"node": self.engine.local.name, "device": device,
+                "number": f"{number[0]}:{number[1]}", "services": services}
 
     def service(self, service: str, action: str, node: str | None) -> str:
         """Record an operator's service request as a new intent and tell every peer

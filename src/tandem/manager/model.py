@@ -35,6 +35,9 @@ class LocalState(enum.Enum):
                         LocalState.STOP_FAILED)
 
 
+STORAGE_CAUSE = "storage"  # a failure of the node's path to the service's disks
+
+
 @dataclass(frozen=True)
 class ServiceReport:
     """One service on one node."""
@@ -44,15 +47,18 @@ class ServiceReport:
     since: float = 0.0
     error: str = ""
     restarts: tuple[float, ...] = ()
+    cause: str = ""  # why it FAILED, when not the service itself ("storage": the node's path)
 
     def to_wire(self) -> list[Any]:
-        return [self.state.value, self.gen, round(self.since, 3), self.error,
+        wire = [self.state.value, self.gen, round(self.since, 3), self.error,
                 [round(t, 3) for t in self.restarts]]
+        return [*wire, self.cause] if self.cause else wire
 
     @classmethod
     def from_wire(cls, data: list[Any]) -> ServiceReport:
+        cause = str(data[5]) if len(data) > 5 else ""  # older peers send five fields
         return cls(LocalState(data[0]), int(data[1]), float(data[2]), str(data[3]),
-                   tuple(float(t) for t in data[4]))
+                   tuple(float(t) for t in data[4]), cause)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,14 @@ from functools import cached_property
 
 from tandem.config.model import ClusterConfig, ServiceDef
 from tandem.manager.actions import Fence
-from tandem.manager.model import Assignment, Intent, LocalState, NodeReport, ServiceReport
+from tandem.manager.model import (
+    STORAGE_CAUSE,
+    Assignment,
+    Intent,
+    LocalState,
+    NodeReport,
+    ServiceReport,
+)
 from tandem.membership.ledger import DOWN_SAFE, NodeState
 
 NO_PRIORITY = 10_000
@@ -303,28 +310,32 @@ def _check_owner(svc: ServiceDef, view: ServiceView, intent: Intent, assignment:
         return assignment
     report = report_of(view, owner, svc.name)
     if report.state == LocalState.FAILED and report.gen == assignment.gen:
-        return _recover(svc, view, intent, assignment, (report.restarts, decision))
+        return _recover(svc, view, intent, assignment, (report, decision))
     if svc.domain.failback and report.state == LocalState.STARTED and not view.locked:
         return _failback(svc, view, assignment)
     return assignment
 
 
 def _recover(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Assignment,
-             context: tuple[tuple[float, ...], ServiceDecision]) -> Assignment:
-    """Apply the service's recovery policy to a failure on its owner."""
-    restarts, decision = context
+             context: tuple[ServiceReport, ServiceDecision]) -> Assignment:
+    """Apply the service's recovery policy to a failure on its owner (a failure of the
+    owner's storage path is never restarted in place: the path would still fail)."""
+    report, decision = context
     owner = assignment.node
     if svc.recovery == "disable":
         decision.intents[svc.name] = intent.bump(view.local_id, enabled=False, target=None)
         decision.notes[svc.name] = f"failed on {_name(view, owner)}: disabled by policy"
         return _change(view, svc.name, assignment, node=0,
                        intent_seen=intent.version + 1)
-    recent = [t for t in restarts if view.now - t <= svc.restart_window_s]
-    if svc.recovery == "restart" and len(recent) < svc.max_restarts:
+    recent = [t for t in report.restarts if view.now - t <= svc.restart_window_s]
+    if report.cause == STORAGE_CAUSE:
+        decision.notes[svc.name] = f"storage error on {_name(view, owner)}: relocating"
+    elif svc.recovery == "restart" and len(recent) < svc.max_restarts:
         decision.notes[svc.name] = f"failed on {_name(view, owner)}: restarting in place " \
                                    f"({len(recent) + 1} of {svc.max_restarts})"
         return _change(view, svc.name, assignment)
-    decision.notes[svc.name] = f"failed on {_name(view, owner)}: relocating"
+    else:
+        decision.notes[svc.name] = f"failed on {_name(view, owner)}: relocating"
     return _change(view, svc.name, assignment, node=0,
                    avoid=assignment.avoid | {owner})
 

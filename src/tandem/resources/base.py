@@ -172,6 +172,11 @@ class ResourceAgent(ABC):
         """Deeper health check; defaults to status."""
         return await self.status()
 
+    def devices(self) -> tuple[str, ...]:
+        """The block devices this resource stands on (paths): a back-end I/O error on
+        one of them, or on a device under it, fails the service for relocation."""
+        return ()
+
 
 async def timed(action: str, agent: ResourceAgent, timeout_s: float | None = None) -> AgentResult:
     """Run one action with its timeout; a timeout is a failure with a clear message

@@ -100,6 +100,9 @@ class FsAgent(ResourceAgent):
     def _device(self) -> str:
         return str(self.values["device"])
 
+    def devices(self) -> tuple[str, ...]:
+        return (self._device,) if self._device.startswith("/dev/") else ()
+
     def _survey(self) -> Survey:
         table = mounts()
         at_point = [m for m in table if m.mountpoint == self._where]

@@ -20,11 +20,13 @@ from tandem.config import ClusterConfig
 from tandem.config.model import ResourceDef, ServiceDef
 from tandem.daemon.clock import Clock, RealClock
 from tandem.daemon.events import EventLog
+from tandem.daemon.services.storage import StorageErrors, devices_of
 from tandem.manager.actions import Adopt, Recover, Restart, ServiceAction, Start, Stop
 from tandem.manager.local import FOUND_RUNNING
 from tandem.manager.model import LocalState, NodeReport, ServiceReport
 from tandem.manager.view import LocalFacts
 from tandem.resources.base import AgentResult, ResourceAgent, timed
+from tandem.system.blockdev import DevNum
 
 log = logging.getLogger("tandemd.services")
 
@@ -70,6 +72,7 @@ class LocalServices:
         self.probed = False
         self.services = {s.name: _Service(s, agents(s)) for s in config.services}
         self.frozen: frozenset[str] = frozenset()  # monitors do not act on these
+        self.storage = StorageErrors()
 
     # -- configuration changes ------------------------------------------------------------------
     def reconfigure(self, config: ClusterConfig) -> None:
@@ -119,8 +122,10 @@ class LocalServices:
         restarts = old.restarts
         if restarted:
             restarts = (*restarts, self.clock.time())[-MAX_RESTART_HISTORY:]
+        cause = self.storage.cause(svc.definition.name, self.clock.time()) \
+            if state == LocalState.FAILED else ""
         svc.report = ServiceReport(state, old.gen if gen is None else gen, self.clock.time(),
-                                   old.error if error is None else error, restarts)
+                                   old.error if error is None else error, restarts, cause)
         if old.state != state:
             self.events.add(EventKind.LOCAL_SERVICE, node=self.node, service=svc.definition.name,
                             detail=f"{old.state.value} -> {state.value}"
@@ -285,10 +290,38 @@ class LocalServices:
             self._run(svc, self._fail(svc, error))
             return
 
-    async def _fail(self, svc: _Service, error: str) -> None:
+    async def _fail(self, svc: _Service, error: str, why: str = "monitor failed") -> None:
         self._stop_monitors(svc)
-        if await self._stop_resources(svc, "monitor failed"):
+        if await self._stop_resources(svc, why):
             self._set(svc, LocalState.FAILED, error=error)
+
+    # -- back-end storage errors -------------------------------------------------------------------
+    def storage_error(self, device: DevNum, detail: str) -> list[str]:
+        """An I/O error on `device`: every service here that stands on it is failed
+        (marked as the storage's failure, so it relocates rather than restarts); one
+        that is starting or stopping is marked, and the outcome of that operation
+        carries the mark. Frozen services are left alone. Returns the services
+        concerned."""
+        self.storage.reported += 1
+        concerned = []
+        for name, svc in self.services.items():
+            if not (svc.report.state.active or svc.busy):
+                continue
+            if device not in devices_of(agent for _, agent in svc.agents):
+                continue
+            concerned.append(name)
+            self.storage.note(name, self.clock.time())
+            frozen = name in self.frozen
+            act = svc.report.state == LocalState.STARTED and not svc.busy and not frozen
+            self.events.add(EventKind.STORAGE_ERROR, node=self.node, service=name,
+                            detail=detail + (": moving the service" if act else
+                                             " (frozen: no action)" if frozen else
+                                             f" (service {svc.report.state.value})"))
+            if act:
+                self._run(svc, self._fail(svc, f"storage error: {detail}", "storage error"))
+        if concerned:
+            self.storage.relevant += 1
+        return concerned
 
     async def stop_all(self, why: str) -> None:
         """Stop every service here (clean shutdown); waits for running operations."""
