@@ -148,7 +148,7 @@ watch_kernel_log = false
 [lab]
 private_dirs = ["/etc/HA", "/srv"]
 client = { network = "admin", address = "198.51.100.250/24" }
-disks = [ { name = "shared", size = "1G", format = "xfs" },
+disks = [ { name = "shared", size = "1G", format = "xfs", storage = "san" },
           { name = "qd", size = 10485761, format = "none" } ]
 """
 

@@ -254,7 +254,8 @@ def _lab(lab: LabDef) -> list[tuple[str, Any]]:
                                  "address": str(lab.client.address)}))
     if lab.disks:
         pairs.append(("disks", [{"name": d.name, "size": _size(d.size_bytes),
-                                 **dict(_changed(d, "format"))} for d in lab.disks]))
+                                 **dict(_changed(d, "format", "storage"))}
+                                for d in lab.disks]))
     return pairs
 
 
