@@ -28,9 +28,11 @@ from tandem.daemon import status as daemon_status
 from tandem.daemon.diskquorum import DiskQuorum
 from tandem.daemon.events import EventLog
 from tandem.daemon.fencecheck import DeviceHealth, FenceDeviceChecker
+from tandem.daemon.services.storage import StorageErrors
 from tandem.membership.detector import RingState
 from tandem.membership.heartbeat import HeartbeatStats
 from tandem.membership.ledger import NodeRecord, NodeState
+from tandem.storage.kmsgwatch import WatchCounters
 
 # What engine_status returned for `engine(True)` and `engine(False)` before the
 # dataclasses (recorded with the code of commit 9316af5, JSON round trip).
@@ -46,6 +48,11 @@ def _with_additions(doc: dict[str, Any]) -> dict[str, Any]:
     if beats:  # 2026-12: p99 lateness over the last few thousand heartbeats
         beats["p99_lag_ms"] = beats.get("p99_lag_ms", 0.0)
     doc["locked"] = doc.get("locked", False)  # 2026-12: clusvcadm -l
+    full = bool(beats)
+    doc.setdefault("storage", {  # 2026-12: the watch of back-end I/O errors
+        "kernel_log": full, "records": 40 if full else 0, "io_errors": 3 if full else 0,
+        "reported": 3 if full else 0, "relevant": 1 if full else 0, "lost": 0,
+        "last_error": "Buffer I/O error on dev sdc, logical block 0" if full else ""})
     return dict(doc)
 
 
@@ -107,6 +114,13 @@ def _qdisk() -> QdiskStatus:
                               QdiskNodeStatus("node2", 2, 0, False, False)))
 
 
+def _storage_errors(full: bool) -> StorageErrors:
+    errors = StorageErrors()
+    if full:
+        errors.reported, errors.relevant = 3, 1
+    return errors
+
+
 def engine(full: bool) -> Any:
     """What engine_status reads of an engine: a cell with a quorum disk, a lost peer
     being fenced and two services (`full`), or a daemon just started (not `full`)."""
@@ -141,7 +155,10 @@ def engine(full: bool) -> Any:
                   acks=NS(pending=lambda: ["node2"] if full else [])),
         fence_checks=checks, net=net if full else None,
         store=NS(reports={}, intents={}, placement={}),
-        local_services=NS(report=lambda: None, probed=full),
+        local_services=NS(report=lambda: None, probed=full, storage=_storage_errors(full)),
+        storage_watch=NS(running=full, counters=WatchCounters(
+            40, 3, 0, 0, "Buffer I/O error on dev sdc, logical block 0") if full
+            else WatchCounters()),
         display=NS(rows=lambda *_: _services() if full else []),
         disk=NS(status=lambda ids: _qdisk() if full else None),
         started=400.0)
@@ -289,3 +306,15 @@ def test_svc_follows_the_service_row() -> None:
     assert outcome_check("enable", web, None, 0.0)(web)
     assert not outcome_check("relocate", web, None, 0.0)(web)  # still on node1
     assert outcome_check("relocate", web, "node1", 0.0)(web)
+
+
+def test_tandem_status_says_when_storage_errors_were_seen_or_the_watch_is_off() -> None:
+    from tandem.cli.status_cmd import storage_line
+
+    full = CellStatus.from_json(BEFORE["full"])
+    assert storage_line(full).startswith("Storage errors: 3 reported, 1 on devices")
+    assert full.storage is not None
+    quiet = replace(full, storage=replace(full.storage, reported=0, relevant=0))
+    assert storage_line(quiet) == ""
+    off = replace(quiet, storage=replace(full.storage, reported=0, kernel_log=False))
+    assert "not watched" in storage_line(off)

@@ -26,6 +26,7 @@ from tandem.common.status import (
     QuorumStatus,
     RingStatus,
     ServiceStatus,
+    StorageStatus,
     schema,
 )
 from tandem.manager.model import LocalState
@@ -38,7 +39,8 @@ RECORDED = json.loads((Path(__file__).parent / "data" / "status_before_dataclass
                       .read_text())
 DEFS = {"quorum": QuorumStatus, "node": NodeStatus, "ring": RingStatus,
         "fence_device": FenceDeviceStatus, "heartbeat": HeartbeatStatus,
-        "service": ServiceStatus, "qdisk_node": QdiskNodeStatus, "qdisk": QdiskStatus}
+        "service": ServiceStatus, "qdisk_node": QdiskNodeStatus, "qdisk": QdiskStatus,
+        "storage": StorageStatus}
 
 
 @pytest.fixture(scope="module")

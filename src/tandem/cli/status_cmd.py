@@ -87,6 +87,20 @@ def render_status(status: CellStatus) -> None:
     drops = drop_lines(status)
     if drops:
         print("\nPackets dropped (by reason): " + "; ".join(drops))
+    storage = storage_line(status)
+    if storage:
+        print(storage)
+
+
+def storage_line(status: CellStatus) -> str:
+    """One line when the storage watch has something to say (errors seen, or off)."""
+    watch = status.storage
+    if watch is None or (watch.kernel_log and not watch.reported):
+        return ""
+    if not watch.reported:
+        return "Storage errors: kernel log not watched (tandem storage-error only)"
+    return (f"Storage errors: {watch.reported} reported, {watch.relevant} on devices of "
+            f"services here; last: {watch.last_error or '(from tandem storage-error)'}")
 
 
 def drop_lines(status: CellStatus) -> list[str]:

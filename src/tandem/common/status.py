@@ -94,6 +94,19 @@ class HeartbeatStatus(JsonRecord):
 
 
 @dataclass(frozen=True)
+class StorageStatus(JsonRecord):
+    """The watch of back-end I/O errors on this node (kernel log and storage-error)."""
+
+    kernel_log: bool       # the kernel log is being read
+    records: int           # kernel log records read
+    io_errors: int         # of those, I/O errors (any device)
+    reported: int          # errors handed to the services (kernel log and operators)
+    relevant: int          # of those, errors on a device of a service running here
+    lost: int              # records the kernel overwrote before they were read
+    last_error: str
+
+
+@dataclass(frozen=True)
 class ServiceStatus(JsonRecord):
     """One service: its cell-wide state and owner, and its state on this node."""
 
@@ -162,6 +175,7 @@ class CellStatus(JsonRecord):
     probed: bool  # the start-up probe of local services is done
     uptime_s: float
     locked: bool = False  # `clusvcadm -l`: no service starts anywhere (absent before 2026-12)
+    storage: StorageStatus | None = field(default=None, metadata=EMPTY_WHEN_NONE)
 
     def node(self, name: str) -> NodeStatus | None:
         return next((n for n in self.nodes if n.name == name), None)

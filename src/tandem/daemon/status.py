@@ -11,6 +11,7 @@ from tandem.common.status import (
     NodeStatus,
     QuorumStatus,
     RingStatus,
+    StorageStatus,
 )
 from tandem.config import NodeDef
 from tandem.daemon.engine import Engine
@@ -58,6 +59,7 @@ def engine_status(engine: Engine) -> CellStatus:
         probed=engine.local_services.probed,
         uptime_s=round(now_mono - engine.started, 1),
         locked=cell_locked(engine.store.intents),
+        storage=_storage(engine),
     )
 
 
@@ -95,3 +97,11 @@ def _heartbeat(engine: Engine) -> HeartbeatStatus | None:
                            max_lag_ms=round(stats.max_lag_s * 1000, 2),
                            mean_lag_ms=round(stats.mean_lag_s * 1000, 2),
                            p99_lag_ms=round(stats.p99_lag_s * 1000, 2))
+
+
+def _storage(engine: Engine) -> StorageStatus:
+    watch, errors = engine.storage_watch, engine.local_services.storage
+    c = watch.counters
+    return StorageStatus(kernel_log=watch.running, records=c.records, io_errors=c.io_errors,
+                         reported=errors.reported, relevant=errors.relevant, lost=c.lost,
+                         last_error=c.last_error)
