@@ -1,5 +1,7 @@
 """The reliability campaign: a seeded random sequence of faults on lab cells, with the
-split-brain watch, the holder watch and the record client running throughout.
+split-brain watch, the holder watch and the record client running throughout; last, if
+asked, a 2-node cell whose only service is HA_NFS, with an NFS client writing through
+one file handle instead of the record client.
 
 For every fault: inject it, let it last if it has a duration, wait (bounded) until every
 service it disrupted is started again and the client's records are acknowledged again,
@@ -20,8 +22,10 @@ from typing import Any
 from benchlib.errors import BenchError
 from benchlib.labs import Lab, built_lab
 from chaos.cell import Cell, Status
-from chaos.cells import AUX, DATA, PROFILES, Profile, campaign_cell
-from chaos.faults import Deck, FaultContext, Injected
+from chaos.cells import AUX, DATA, NFS, NFS_MOUNT, PROFILES, Profile, campaign_cell, nfs_cell
+from chaos.faults import START_S, Deck, FaultContext, Injected
+from chaos.nfsfaults import GANESHA_MARK, NFS_KINDS, NFS_STEP_S
+from chaos.nfsrecords import NfsRecordClient
 from chaos.records import Check, RecordClient
 from chaos.timeline import fences_against, inquorate_fences, keep_evidence
 from tandem.lab.holders import HolderSpec
@@ -49,6 +53,7 @@ class Options:
     seed: int
     sizes: tuple[int, ...] = (2, 3)
     qdisk: bool = True  # also a 2-node cell with a quorum disk (last in the plan)
+    nfs_faults: int = 0  # faults on a 2-node HA_NFS cell, after the others (0: none)
     profile: Profile = PROFILES["default"]
     say: Say = lambda _line: None
 
@@ -75,6 +80,8 @@ class FaultRecord:
     owners_after: dict[str, str | None] = field(default_factory=dict)
     abandon: bool = False
     qdisk: bool = False  # the cell had a quorum disk
+    nfs: bool = False  # the NFS cell (the service is HA_NFS, the client NFSv3)
+    pause_s: float | None = None  # NFS cell: the client's longest write in the fault
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v)
@@ -94,6 +101,9 @@ class CampaignResult:
     acked: int = 0
     attempts: int = 0
     verifications: int = 0
+    nfs_acked: int = 0  # the NFS cell's figures, kept apart
+    nfs_attempts: int = 0
+    nfs_verifications: int = 0
     duration_s: float = 0.0
 
     def all_violations(self) -> list[str]:
@@ -110,11 +120,37 @@ class CampaignResult:
         return [*self.all_violations(), *self.healthy_fenced(), *self.daemon_deaths]
 
 
+@dataclass(frozen=True)
+class Setup:
+    """Which cell: its size, a quorum disk, or the NFS cell (2 nodes, HA_NFS only)."""
+
+    size: int
+    qdisk: bool = False
+    nfs: bool = False
+
+    @property
+    def tag(self) -> str:
+        """The lab's tag (bench-TAG-PID): the NFS cell's is apart from the others'."""
+        return "nfs" if self.nfs else f"c{self.size}{'q' if self.qdisk else ''}"
+
+    @property
+    def label(self) -> str:
+        return "NFS cell" if self.nfs else f"{self.size}-node cell" + \
+            (" with a quorum disk" if self.qdisk else "")
+
+    def text(self, profile: Profile) -> str:
+        if self.nfs:
+            return nfs_cell("chaos", profile)
+        return campaign_cell("chaos", self.size, profile, qdisk=self.qdisk)
+
+
 def plan(faults: int, sizes: tuple[int, ...],
          qdisk: bool = False) -> list[tuple[int, bool, int]]:
     """Share `faults` between the cells: (size, has a quorum disk, count); the first
     cells get the remainder. The quorum-disk cell (2 nodes) comes last."""
     cells = [(size, False) for size in sizes] + ([(2, True)] if qdisk else [])
+    if not cells or faults < 1:
+        return []
     base, extra = divmod(faults, len(cells))
     counts = [base + (1 if i < extra else 0) for i in range(len(cells))]
     return [(size, disk, count) for (size, disk), count in zip(cells, counts, strict=True)
@@ -129,63 +165,79 @@ def run_campaign(opts: Options) -> CampaignResult:
     deck = Deck(rng)  # one deck for the whole campaign: each round covers every kind
     index = 0
     for size, qdisk, count in plan(opts.faults, opts.sizes, opts.qdisk):
-        last = index + count
-        for _ in range(MAX_CELLS):  # an abandoned cell is replaced by a fresh one
-            text = campaign_cell("chaos", size, opts.profile, qdisk=qdisk)
-            with built_lab(f"c{size}{'q' if qdisk else ''}", text, say=opts.say) as lab:
-                cell_run = CellRun(lab, size, (rng, deck), opts, result, qdisk=qdisk)
-                try:
-                    cell_run.run(index, last - index)
-                except (BenchError, LabError) as exc:  # a step of the harness failed
-                    result.violations.append(f"{size}-node cell stopped after fault "
-                                             f"{cell_run.index}: {exc}")
-                    result.anomalies.append(f"timelines and logs kept in "
-                                            f"{keep_evidence(lab, EVIDENCE)}")
-                index = cell_run.index
-            if index >= last:
-                break
+        index = _cells(Setup(size, qdisk), (rng, deck), opts, result, index=index,
+                       count=count)
+    if opts.nfs_faults > 0:  # its own deck: the other cells' draws stay as they were
+        _cells(Setup(2, nfs=True), (rng, Deck(rng, NFS_KINDS)), opts, result, index=index,
+               count=opts.nfs_faults)
     result.duration_s = time.monotonic() - started
     return result
+
+
+def _cells(setup: Setup, draws: tuple[random.Random, Deck], opts: Options,
+           result: CampaignResult, *, index: int, count: int) -> int:
+    """`count` faults on cells of one setup (an abandoned cell is replaced by a fresh
+    one, up to MAX_CELLS); returns the number of the last fault injected."""
+    last = index + count
+    for _ in range(MAX_CELLS):
+        with built_lab(setup.tag, setup.text(opts.profile), say=opts.say) as lab:
+            cell_run = CellRun(lab, setup, draws, opts, result)
+            try:
+                cell_run.run(index, last - index)
+            except (BenchError, LabError) as exc:  # a step of the harness failed
+                result.violations.append(f"{setup.label} stopped after fault "
+                                         f"{cell_run.index}: {exc}")
+                result.anomalies.append(f"timelines and logs kept in "
+                                        f"{keep_evidence(lab, EVIDENCE)}")
+            index = cell_run.index
+        if index >= last:
+            break
+    return index
 
 
 class CellRun:
     """The faults of one cell, with its watches and its client."""
 
-    def __init__(self, lab: Lab, size: int, draws: tuple[random.Random, Deck],
-                 opts: Options, result: CampaignResult, *, qdisk: bool = False) -> None:
+    def __init__(self, lab: Lab, setup: Setup, draws: tuple[random.Random, Deck],
+                 opts: Options, result: CampaignResult) -> None:
         self.lab = lab
-        self.size = size
-        self.qdisk = qdisk
+        self.size = setup.size
+        self.qdisk = setup.qdisk
+        self.nfs = setup.nfs
+        self.main = NFS if setup.nfs else DATA  # the service the client writes through
         self.cell = Cell(lab)
         self.rng, self.deck = draws
         self.opts = opts
         self.result = result
         self.index = 0  # number of the last fault injected
-        self.label = f"{size}-node cell" + (" with a quorum disk" if qdisk else "")
+        self.label = setup.label
+        self.client: RecordClient | NfsRecordClient
 
     def run(self, first_index: int, count: int) -> None:
         """Inject `count` faults numbered from `first_index + 1` (see `self.index`)."""
         self.index = first_index
         violations_before = len(self.result.all_violations())
         faults_before = len(self.result.faults)
+        if self.nfs:
+            self._start_nfs()
         self.cell.wait_whole(FIRST_START_S)
-        specs = [HolderSpec(DATA, process_mark="recordd.py"),
-                 HolderSpec(AUX, dummy_resource=f"{AUX}-state")]
+        specs = [HolderSpec(NFS, process_mark=GANESHA_MARK)] if self.nfs else \
+            [HolderSpec(DATA, process_mark="recordd.py"),
+             HolderSpec(AUX, dummy_resource=f"{AUX}-state")]
         name = self.lab.record.name
         with SplitBrainWatch(name, interval_s=WATCH_S) as watch, \
                 HolderWatch(name, specs, interval_s=WATCH_S) as holders, \
-                RecordClient(self.lab) as client:
+                (NfsRecordClient(self.lab) if self.nfs else RecordClient(self.lab)) as client:
             self.client = client
             self._wait_first_ack()
             seen = Seen()
-            self._faults(count, lambda: seen.new(watch, holders))
-            self.result.violations += seen.new(watch, holders)
+            self._faults(count, lambda: seen.new(watch, holders) + client.problems())
+            self.result.violations += seen.new(watch, holders) + client.problems()
             final = self._verify()
             if not final.ok:
-                self.result.violations.append(f"final read-back: {_check_text(final)}")
-            attempts, acked = client.counts()
-            self.result.attempts += attempts
-            self.result.acked += acked
+                self.result.violations.append(f"{self.label}: final read-back: "
+                                              f"{_check_text(final)}")
+            self._count_records(*client.counts())
         self.result.violations += [f"{self.label}: {v}"
                                    for v in inquorate_fences(self.lab)]
         self._judge_watches(watch, holders)
@@ -200,6 +252,32 @@ class CellRun:
             kept = keep_evidence(self.lab, EVIDENCE)
             self.result.anomalies.append(f"timelines and logs of {self.lab.record.name} "
                                          f"kept in {kept}")
+
+    def _count_records(self, attempts: int, acked: int) -> None:
+        if self.nfs:
+            self.result.nfs_attempts += attempts
+            self.result.nfs_acked += acked
+        else:
+            self.result.attempts += attempts
+            self.result.acked += acked
+
+    def _start_nfs(self) -> None:
+        """HA_NFS does not start by itself: make its mount point in each node's private
+        /srv, then `clusvcadm -e HA_NFS -m node1` as an administrator does, retried
+        while the cell forms (bounded)."""
+        for node in self.cell.nodes:
+            (self.lab.node_root(node) / NFS_MOUNT.lstrip("/")).mkdir(parents=True,
+                                                                    exist_ok=True)
+        first = self.cell.nodes[0]
+        deadline = time.monotonic() + FIRST_START_S
+        while True:
+            done = self.cell.run(first, ["clusvcadm", "-e", NFS, "-m", first], timeout=60)
+            if done.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"clusvcadm -e {NFS} failed: "
+                                 f"{(done.stderr or done.stdout).strip()[-200:]}")
+            time.sleep(1.0)
 
     def _judge_watches(self, *watches: SplitBrainWatch | HolderWatch) -> None:
         """A watch that looked too rarely proves nothing: that is a violation too."""
@@ -221,7 +299,7 @@ class CellRun:
             self.index = index = record.index
             record.violations += watched()
             self.result.faults.append(record)
-            self.opts.say(_progress_line(record, self.opts.faults))
+            self.opts.say(_progress_line(record, self.opts.faults + self.opts.nfs_faults))
             if record.abandon:
                 self.result.violations.append(f"{self.label} abandoned after "
                                               f"fault {index}")
@@ -231,7 +309,7 @@ class CellRun:
         deadline = time.monotonic() + FIRST_START_S
         while self.client.first_ack_after(0.0) is None:
             if time.monotonic() > deadline or not self.client.alive():
-                raise BenchError("the record client never got an acknowledgement")
+                raise BenchError(f"the {self.main} client never got an acknowledgement")
             time.sleep(0.1)
 
     def owners(self) -> dict[str, str]:
@@ -245,8 +323,9 @@ class CellRun:
         owners = self.owners()
         kind = self.deck.draw(qdisk=self.qdisk)
         try:
-            injected = kind.inject(FaultContext(self.cell, self.rng, self.opts.profile,
-                                                owners, qdisk=self.qdisk))
+            injected = kind.inject(FaultContext(
+                self.cell, self.rng, self.opts.profile, owners, qdisk=self.qdisk,
+                main=self.main, start_s=NFS_STEP_S if self.nfs else START_S))
         except (BenchError, LabError) as exc:
             self.result.anomalies.append(f"fault {index} ({kind.name}) not injected: {exc}")
             with contextlib.suppress(LabError):
@@ -255,7 +334,7 @@ class CellRun:
         record = FaultRecord(index, self.size, injected.kind, injected.variant,
                              injected.detail, sorted(injected.disrupted),
                              injected.budget_s, notes=list(injected.notes),
-                             owners_before=owners, qdisk=self.qdisk)
+                             owners_before=owners, qdisk=self.qdisk, nfs=self.nfs)
         if injected.release is not None:
             time.sleep(injected.hold_s)
             try:
@@ -264,8 +343,14 @@ class CellRun:
                 record.notes.append(f"ending the fault failed: {exc}")
         self._await_recovery(injected, owners, record)
         self._judge_fences(injected, record)
-        if DATA in injected.disrupted and record.recovery_s is not None:
+        if self.main in injected.disrupted and record.recovery_s is not None:
             self._check_records(record, "after the failover")
+        if injected.settle is not None:
+            try:
+                injected.settle()
+            except (BenchError, LabError) as exc:
+                record.notes.append(str(exc))
+        repowered = self.cell.repowered
         try:
             self.cell.restore()
             record.whole_s = self.cell.wait_whole(WHOLE_TIMEOUT_S)
@@ -273,7 +358,12 @@ class CellRun:
             record.violations.append(str(exc))
             record.abandon = True
             return record
+        if self.cell.repowered > repowered:
+            record.notes.append(f"{self.cell.repowered - repowered} node(s) off again "
+                                f"after the harness powered them on; powered on again")
         self._check_records(record, "once whole")
+        if isinstance(self.client, NfsRecordClient):  # a read-back waits for every write
+            record.pause_s = self.client.pauses(injected.at, time.time())
         return record
 
     def _judge_fences(self, inj: Injected, record: FaultRecord) -> None:
@@ -330,6 +420,12 @@ class CellRun:
             seen = next(r.state for r in status.nodes if r.name == inj.victim)
             if seen not in SETTLED:
                 return None  # not yet fenced: a restore now would race the fence
+        if self.nfs and status.fencing:
+            # A fence still under way (a node resumed during the race delay) will move
+            # the service: its client answered by the node about to be fenced is not
+            # back yet. (The other cells do not wait for it: their figures stay
+            # comparable with earlier runs.)
+            return None
         worst = 0.0
         for row in status.services:
             if row.state != "started" or not row.owner or \
@@ -339,7 +435,7 @@ class CellRun:
                 if row.since is None or row.since < inj.at:
                     return None
                 worst = max(worst, row.since - inj.at)
-        if DATA in inj.disrupted:
+        if self.main in inj.disrupted:
             ack = self.client.first_ack_after(inj.at + worst)
             return None if ack is None else max(worst, ack - inj.at)
         outage = self.client.outage(inj.at)
@@ -352,7 +448,10 @@ class CellRun:
                 break
             time.sleep(1.0)
             check = self.client.verify()
-        self.result.verifications += 1
+        if self.nfs:
+            self.result.nfs_verifications += 1
+        else:
+            self.result.verifications += 1
         return check
 
     def _check_records(self, record: FaultRecord, when: str) -> None:
@@ -421,7 +520,7 @@ def _progress_line(record: FaultRecord, total: int) -> str:
     extra += f"; HEALTHY NODE FENCED: {', '.join(record.healthy_fenced)}" \
         if record.healthy_fenced else ""
     odd = f"; unexpected: {', '.join(record.unexpected)}" if record.unexpected else ""
-    cell = f"{record.nodes}-node{' qdisk' if record.qdisk else ''}"
+    cell = "NFS" if record.nfs else f"{record.nodes}-node{' qdisk' if record.qdisk else ''}"
     return (f"[{record.index}/{total}] {cell} {record.kind} ({record.variant}): "
             f"{record.detail} -> {back} (budget {record.budget_s:.1f} s)"
             f"{odd}{extra}")

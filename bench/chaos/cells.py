@@ -13,8 +13,11 @@ from pathlib import Path
 from benchlib.errors import BenchError
 from benchlib.profiles import PROFILES, Profile
 from tandem.config import ClusterConfig, parse_config
+from tandem.hpc.nfs.haionfs import SharedFs
+from tandem.hpc.nfs.service import SERVICE as NFS
+from tandem.hpc.nfs.service import nfs_service, service_toml
 
-__all__ = ["PROFILES", "Profile", "campaign_cell", "parse", "scale_cell"]
+__all__ = ["NFS", "PROFILES", "Profile", "campaign_cell", "nfs_cell", "parse", "scale_cell"]
 
 CHAOS_DIR = Path(__file__).resolve().parent
 RECORDD = CHAOS_DIR / "recordd.py"
@@ -164,6 +167,29 @@ def scale_cell(name: str, nodes: int, services: int, profile: Profile, *,
                                   monitor_s=10.0, hooks=False))
     body.append(_lab(disk=False))
     return "".join(body)
+
+
+# The NFS cell: HA_NFS as tandem.hpc.nfs.service generates it, on its own address (the
+# data service's is VIP) and the shared ext4 disk; /run is private because Ganesha's
+# rpcbind needs a /run of its own in each node.
+NFS_ADDRESS = "198.51.100.60"
+NFS_MOUNT = "/srv/nfs"
+NFS_PRIVATE = '["/etc/HA", "/srv", "/run"]'
+
+
+def nfs_cell(name: str, profile: Profile) -> str:
+    """A 2-node cell whose only service is HA_NFS (the shared disk, the NFS ports
+    blocked, the address, NFS-Ganesha, the ports unblocked), as an administrator gets it
+    from `tandem nfs service`: not started by itself, relocated when it fails."""
+    names = node_names(2)
+    base = "".join([_head(name, profile, 2), *(_node(i) for i in (1, 2)),
+                    '[lab]\nprivate_dirs = ' + NFS_PRIVATE + "\n"
+                    f'client = {{ network = "admin", address = "{CLIENT_ADDRESS}/24" }}\n'
+                    'disks = [ { name = "shared", size = "64M", format = "ext4" } ]\n'])
+    config = parse(base, "<chaos nfs cell>")
+    service = nfs_service(config, names, [SharedFs("/dev/tandem/shared", NFS_MOUNT, "ext4", 1)],
+                          [f"{NFS_ADDRESS}/24"])
+    return base + "\n" + service_toml(config, service)
 
 
 def parse(text: str, origin: str = "<chaos cell>") -> ClusterConfig:

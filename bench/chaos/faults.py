@@ -64,6 +64,9 @@ class Injected:
     hold_s: float = 0.0
     release: Callable[[], None] | None = None  # ends a fault that lasts `hold_s`
     notes: list[str] = field(default_factory=list)
+    # Run once the recovery was judged, before the cell is put back together (an
+    # operator's request that clears what the fault left in the engine's memory).
+    settle: Callable[[], None] | None = None
     # Nodes this fault may get fenced: the victim of a fault that takes it away (set
     # from `gone` when left None), every node where the fault can split a cell so that
     # no one can tell the healthy side (a fence race decides). Any other fence is a
@@ -85,6 +88,8 @@ class FaultContext:
     profile: Profile
     owners: dict[str, str]  # service -> node running it before the fault
     qdisk: bool = False  # the cell has a quorum disk (whose heuristic pings the client)
+    main: str = DATA  # the service the cell's client writes through
+    start_s: float = START_S  # stopping or starting it, the client's reconnection included
 
     def owned_by(self, node: str) -> frozenset[str]:
         return frozenset(s for s, n in self.owners.items() if n == node)
@@ -96,9 +101,9 @@ class FaultContext:
         heuristic fails); in a larger cell, nobody decided by the split itself."""
         return frozenset(self.cell.nodes) if len(self.cell.nodes) == 2 else frozenset()
 
-    def victim(self, service: str = DATA, bias: float = 0.6) -> str:
-        """The owner of `service` most of the time, else any node."""
-        owner = self.owners.get(service)
+    def victim(self, service: str | None = None, bias: float = 0.6) -> str:
+        """The owner of `service` (the main one) most of the time, else any node."""
+        owner = self.owners.get(service or self.main)
         if owner and self.rng.random() < bias:
             return owner
         return self.rng.choice(self.cell.nodes)
@@ -138,7 +143,7 @@ def crash(ctx: FaultContext) -> Injected:
     at = _now()
     ctx.cell.lab.control.crash(victim)
     return Injected("crash", "power loss", f"power loss of {victim}", victim, at,
-                    ctx.budget(ctx.detect_s(), ctx.fence_s(victim, reads_off=True), START_S),
+                    ctx.budget(ctx.detect_s(), ctx.fence_s(victim, reads_off=True), ctx.start_s),
                     ctx.owned_by(victim), gone=True)
 
 
@@ -157,7 +162,7 @@ def hang(ctx: FaultContext) -> Injected:
         # no service has to move, but each must end up on exactly one node.
         return Injected("hang", "short" if short else "resumed mid-fence",
                         f"{victim} hung for {hold:.1f} s, then resumed", victim, at,
-                        ctx.budget(hold, ctx.fence_s(victim, reads_off=False), START_S),
+                        ctx.budget(hold, ctx.fence_s(victim, reads_off=False), ctx.start_s),
                         hold_s=hold, release=lambda: _resume_if_on(ctx.cell, victim),
                         may_restart=frozenset() if short else ctx.owned_by(victim),
                         may_fence=frozenset() if short else frozenset(ctx.cell.nodes))
@@ -165,7 +170,7 @@ def hang(ctx: FaultContext) -> Injected:
     control.hang(victim)
     return Injected("hang", "until fenced", f"{victim} hung (SIGSTOP) until fenced", victim,
                     at, ctx.budget(ctx.detect_s(), ctx.fence_s(victim, reads_off=False),
-                                   START_S), ctx.owned_by(victim), gone=True)
+                                   ctx.start_s), ctx.owned_by(victim), gone=True)
 
 
 def reboot(ctx: FaultContext) -> Injected:
@@ -180,7 +185,7 @@ def reboot(ctx: FaultContext) -> Injected:
         raise BenchError(f"ipmitool power cycle of {victim} failed: {done.stderr.strip()}")
     return Injected("reboot", "bmc power cycle", f"{victim} power-cycled through its BMC",
                     victim, at, ctx.budget(ctx.detect_s(), BOOT_S,
-                                           ctx.fence_s(victim, reads_off=False), START_S),
+                                           ctx.fence_s(victim, reads_off=False), ctx.start_s),
                     ctx.owned_by(victim),  # not gone: it boots again and may run them
                     may_fence=frozenset({victim}))
 
@@ -196,9 +201,9 @@ def link_cut(ctx: FaultContext) -> Injected:
         at = _now()
         faults.cut(victim, ring)
         # The virtual IP lives on the admin network: its monitor sees the lost carrier.
-        carried = ctx.owned_by(victim) & {DATA} if ring == VIP_RING else frozenset()
+        carried = ctx.owned_by(victim) & {ctx.main} if ring == VIP_RING else frozenset()
         return Injected("link-cut", "one ring", f"{victim}'s {ring} cable pulled for "
-                        f"{hold:g} s", victim, at, ctx.budget(hold, START_S), hold_s=hold,
+                        f"{hold:g} s", victim, at, ctx.budget(hold, ctx.start_s), hold_s=hold,
                         release=lambda: faults.heal(victim, ring), may_restart=carried)
     at = _now()
     for ring in RINGS:
@@ -208,7 +213,7 @@ def link_cut(ctx: FaultContext) -> Injected:
     waits = ctx.give_up_s() if ctx.qdisk else ctx.detect_s()
     return Injected("link-cut", "every ring", f"{victim} isolated (every heartbeat cable "
                     f"pulled)", victim, at,
-                    ctx.budget(waits, ctx.fence_s(victim, reads_off=False), START_S),
+                    ctx.budget(waits, ctx.fence_s(victim, reads_off=False), ctx.start_s),
                     ctx.owned_by(victim), gone=True,
                     may_fence=ctx.split() | {victim})
 
@@ -224,7 +229,7 @@ def _heuristic_cut(ctx: FaultContext, victim: str) -> Injected:
     return Injected("link-cut", "client network, heuristic", f"{victim}'s {VIP_RING} cable "
                     f"pulled for {hold:g} s (its heuristic fails)", victim, at,
                     ctx.budget(ctx.give_up_s(), ctx.fence_s(victim, reads_off=False),
-                               START_S), ctx.owned_by(victim), gone=True, hold_s=hold,
+                               ctx.start_s), ctx.owned_by(victim), gone=True, hold_s=hold,
                     release=lambda: faults.heal(victim, VIP_RING))
 
 
@@ -236,7 +241,7 @@ def bmc_cut(ctx: FaultContext) -> Injected:
         at = _now()
         faults.cut(victim, None, bmc=True)
         return Injected("bmc-cut", "alone", f"{victim}'s BMC cable pulled for {hold:g} s",
-                        victim, at, ctx.budget(hold, START_S), hold_s=hold,
+                        victim, at, ctx.budget(hold, ctx.start_s), hold_s=hold,
                         release=lambda: faults.heal(victim, None, bmc=True))
     victim = ctx.victim()
     hold = 6.0
@@ -246,7 +251,7 @@ def bmc_cut(ctx: FaultContext) -> Injected:
     getattr(ctx.cell.lab.control, how)(victim)
     # No takeover may happen until the BMC answers again; then a retried fence.
     budget = ctx.budget(hold, FENCE_TIMEOUT_S, FENCE_RETRY_S,
-                        ctx.fence_s(victim, reads_off=how == "crash"), START_S)
+                        ctx.fence_s(victim, reads_off=how == "crash"), ctx.start_s)
     return Injected("bmc-cut", f"with {how}", f"{victim}'s BMC cable pulled, then {victim} "
                     f"{'lost power' if how == 'crash' else 'hung'}; BMC back after {hold:g} s",
                     victim, at, budget, ctx.owned_by(victim), gone=True, hold_s=hold,
@@ -269,7 +274,7 @@ def loss(ctx: FaultContext) -> Injected:
 
     return Injected("loss", f"{pct}% on {len(rings)} ring(s)", f"{pct}% packet loss on "
                     f"{victim}'s {' and '.join(rings)} for {hold:g} s", victim, at,
-                    ctx.budget(hold, START_S), hold_s=hold, release=clear,
+                    ctx.budget(hold, ctx.start_s), hold_s=hold, release=clear,
                     may_fence=_lossy_may_fence(ctx, victim, rings))
 
 
@@ -323,7 +328,7 @@ def relocate(ctx: FaultContext) -> Injected:
     done = ctx.cell.run(issuer, argv, timeout=60)
     injected = Injected("relocate", argv[0], f"{service} {owner} -> {target} "
                         f"({argv[0]} in {issuer})", owner, at,
-                        ctx.budget(START_S, START_S), frozenset({service}))
+                        ctx.budget(ctx.start_s, ctx.start_s), frozenset({service}))
     if done.returncode != 0:
         injected.notes.append(f"{' '.join(argv)} in {issuer} exited {done.returncode}: "
                               f"{(done.stderr or done.stdout).strip()[-200:]}")
@@ -384,14 +389,15 @@ class Deck:
     short campaign still covers every kind. A kind the current cell cannot take goes
     back to the bottom of the pile, for a later cell that can."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, kinds: tuple[Kind, ...] = KINDS) -> None:
         self.rng = rng
+        self.kinds = kinds
         self._pile: list[Kind] = []
 
     def draw(self, *, qdisk: bool = False) -> Kind:
-        for _ in range(2 * len(KINDS) + 1):
+        for _ in range(2 * len(self.kinds) + 1):
             if not any(qdisk or not k.needs_qdisk for k in self._pile):
-                fresh = [k for k in KINDS for _ in range(k.weight)]
+                fresh = [k for k in self.kinds for _ in range(k.weight)]
                 self.rng.shuffle(fresh)
                 self._pile = fresh + self._pile  # what this cell cannot take stays on top
             kind = self._pile.pop()
@@ -401,9 +407,9 @@ class Deck:
         raise BenchError("no fault kind fits this cell")  # unreachable: most kinds fit
 
 
-def not_exercised(drawn: set[str]) -> list[str]:
+def not_exercised(drawn: set[str], kinds: tuple[Kind, ...] = KINDS) -> list[str]:
     """Kinds the campaign never injected, for the summary."""
-    return [k.name for k in KINDS if k.name not in drawn]
+    return [k.name for k in kinds if k.name not in drawn]
 
 
 def _resume_if_on(cell: Cell, node: str) -> None:

@@ -117,6 +117,10 @@ class RecordClient:
         on_disk = {int(w) for w in done.stdout.split() if w.isdigit()}
         return Check(len(expected), len(on_disk), tuple(sorted(expected - on_disk)))
 
+    def problems(self) -> list[str]:
+        """What the client itself saw go wrong: nothing (a failed PUT is only retried)."""
+        return []
+
     def alive(self) -> bool:
         return self._proc.poll() is None
 
