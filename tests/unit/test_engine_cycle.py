@@ -230,6 +230,22 @@ async def locked_cell_starts_nothing(cell: SimCell) -> None:
     assert await cell.run(5, until=lambda: cell.running("web") == ["n1"])
 
 
+async def recovery_fence_moves_and_powers_off(cell: SimCell) -> None:
+    """recovery = "fence": the monitor fails on n1, which coordinates: the service
+    starts on n2 and n1 is powered off, by n2 (a node does not fence itself)."""
+    await boot_all(cell)
+    assert await cell.run(5, until=lambda: cell.running("web") == ["n1"])
+    engine = cell.nodes["n1"].engine
+    assert engine is not None
+    local = engine.local_services
+    # What a monitor does when it finds the resource failed (the monitors sleep in real
+    # time, which the cell's fake clock does not advance).
+    local._run(local.services["web"], local._fail(local.services["web"], "monitor failed"))
+    assert await cell.run(10, until=lambda: cell.running("web") == ["n2"]
+                          and not cell.nodes["n1"].powered)
+    assert 1 in fences_of(cell.actions("n2"))
+
+
 TWO = cell_text(services=service_text(nodes=("n2", "n1")))
 TWO_N1 = cell_text(services=service_text(nodes=("n1", "n2")))
 THREE_N1 = cell_text(nodes=3, services=service_text(nodes=("n1", "n2", "n3")))
@@ -263,6 +279,9 @@ ROWS: list[tuple[str, str, Scenario]] = [
      operator_stops_without_disabling),
     ("cell locked -> no start even on failover; unlock resumes", TWO,
      locked_cell_starts_nothing),
+    ("recovery fence -> moved and the failed node powered off",
+     cell_text(services=service_text(nodes=("n1", "n2"), extra='recovery = "fence"\n')),
+     recovery_fence_moves_and_powers_off),
 ]
 
 

@@ -328,3 +328,33 @@ def test_the_storage_cause_crosses_the_wire_and_old_peers_still_parse() -> None:
     plain = replace(report, cause="")
     assert len(plain.to_wire()) == 5  # what a peer without the field sends and expects
     assert ServiceReport.from_wire(plain.to_wire()) == plain
+
+
+def test_recovery_fence_moves_the_service_and_powers_the_failed_owner_off() -> None:
+    """The manual's rule for Lustre: any failure of the service migrates it and powers
+    the node off; the service stopped cleanly there, so it starts on the peer at once."""
+    rep = reports(n1=(L.FAILED, 3), n2=L.STOPPED, n3=L.STOPPED)
+    placed = Assignment(node=1, gen=3)
+    decision = decide_services(config(service(recovery="fence")),
+                               view(ALL_UP, rep, placement=placed))
+    assert decision.placement["web"].node == 2 and 1 in decision.placement["web"].avoid
+    assert [f.node_id for f in decision.fences] == [1]
+    assert "policy fence" in decision.notes["web"]
+    for other in ("restart", "relocate"):  # the other policies never fence
+        decision = decide_services(config(service(recovery=other)),
+                                   view(ALL_UP, rep, placement=placed))
+        assert decision.fences == []
+
+
+def test_recovery_fence_needs_fence_levels_on_every_node_of_the_domain() -> None:
+    from cellsim import cell_text, service_text
+
+    from tandem.config import ConfigError, parse_config
+
+    fenced = cell_text(services=service_text(extra='recovery = "fence"\n'))
+    assert parse_config(fenced, "c.toml").service("web").recovery == "fence"
+    unfenced = fenced.replace('fence = [ { devices = ["bmc"] } ]\n', "", 1)
+    with pytest.raises(ConfigError, match=r"recovery.*n1 has no fence levels"):
+        parse_config(unfenced, "c.toml")
+    with pytest.raises(ConfigError, match="expected restart, relocate, disable or fence"):
+        parse_config(cell_text(services=service_text(extra='recovery = "reboot"\n')), "c.toml")

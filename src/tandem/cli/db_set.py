@@ -12,6 +12,7 @@ from typing import Any
 
 from tandem.cli.common import UsageError
 from tandem.cli.db_cmd import key_values, write
+from tandem.config.model import RECOVERIES
 from tandem.inventory.edit import NO_SECRETS
 
 
@@ -168,7 +169,7 @@ def _service_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--domain", metavar="NODESET", help="where it may run, preferred "
                         "first, in the order written (io6,io5: io6 first)")
     _bool(parser, "autostart", "start it once the cell has formed (default: yes)")
-    parser.add_argument("--recovery", choices=("restart", "relocate", "disable"))
+    parser.add_argument("--recovery", choices=RECOVERIES)
     parser.add_argument("--max-restarts", type=int)
     _bool(parser, "restricted", "only on the domain's nodes")
     _bool(parser, "failback", "move back to a preferred node when it returns")

@@ -15,7 +15,8 @@ from tandem.config.sections import section_votes
 M = TypeVar("M")
 
 FenceType = Literal["ipmi", "external", "manual"]
-Recovery = Literal["restart", "relocate", "disable"]
+Recovery = Literal["restart", "relocate", "disable", "fence"]
+RECOVERIES: tuple[str, ...] = ("restart", "relocate", "disable", "fence")
 DiskFormat = Literal["ext4", "ext4-mmp", "xfs", "none"]
 DiskStorage = Literal["loop", "san"]
 

@@ -7,7 +7,7 @@ a typo in a parameter is found by `tandem config check`, not at failover time.
 from __future__ import annotations
 
 from tandem.config.errors import ConfigError
-from tandem.config.model import ClusterConfig, DomainDef, ResourceDef, ServiceDef
+from tandem.config.model import RECOVERIES, ClusterConfig, DomainDef, ResourceDef, ServiceDef
 from tandem.config.reader import Section
 
 NAME_RE = r"[A-Za-z][A-Za-z0-9_.-]{0,47}"
@@ -23,8 +23,9 @@ def _read_service(sec: Section) -> ServiceDef:
     sec.only("name", "autostart", "recovery", "max_restarts", "restart_window_s",
              "domain", "resources")
     recovery = sec.string("recovery", "restart") or "restart"
-    if recovery not in ("restart", "relocate", "disable"):
-        raise sec.fail("recovery", f"expected restart, relocate or disable; got {recovery!r}")
+    if recovery not in RECOVERIES:
+        raise sec.fail("recovery", f"expected {', '.join(RECOVERIES[:-1])} or "
+                                   f"{RECOVERIES[-1]}; got {recovery!r}")
     resources = tuple(_read_resource(r) for r in sec.tables("resources"))
     if not resources:
         raise sec.fail("resources", "a service needs at least one [[services.resources]]")
@@ -102,6 +103,7 @@ def check_services(config: ClusterConfig) -> None:
         if svc.domain.restricted and not svc.domain.nodes:
             raise ConfigError(config.source, f"{where}.domain",
                               "a restricted domain needs at least one node")
+        _check_fence_policy(config, svc, where)
         names: set[str] = set()
         for j, res in enumerate(svc.resources):
             rwhere = f"{where}.resources[{j}] ({res.name})"
@@ -119,3 +121,17 @@ def check_services(config: ClusterConfig) -> None:
             except ParamError as exc:
                 raise ConfigError(config.source, f"{rwhere}.params.{exc.param}",
                                   exc.problem) from None
+
+
+def _check_fence_policy(config: ClusterConfig, svc: ServiceDef, where: str) -> None:
+    """`recovery = "fence"` powers the failing node off: every node the service may run
+    on needs fence levels."""
+    if svc.recovery != "fence":
+        return
+    allowed = {n for n, _ in svc.domain.nodes} if svc.domain.restricted else None
+    unfenced = sorted(n.name for n in config.nodes
+                      if not n.fence and (allowed is None or n.name in allowed))
+    if unfenced:
+        raise ConfigError(config.source, f"{where}.recovery",
+                          f"recovery = \"fence\" powers a failing node off, but "
+                          f"{', '.join(unfenced)} has no fence levels")

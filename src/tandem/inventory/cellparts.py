@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tandem.config.model import RECOVERIES
 from tandem.config.services import NAME_RE as SERVICE_RE
 from tandem.inventory import models as m
 from tandem.inventory.edit import NO_SECRETS, check_ip, check_name, find_cell, known_nodes
 from tandem.inventory.errors import InventoryInvalid
 
 FENCE_TYPES = ("ipmi", "external", "manual")
-RECOVERIES = ("restart", "relocate", "disable")
 SECRET_WORDS = ("password", "passwd", "secret")
 
 

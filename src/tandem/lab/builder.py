@@ -2,8 +2,8 @@
 
 `up` records its intent before it creates anything and tears everything down again if
 any step fails, so a failed `up` leaves nothing behind. `down` works from names alone
-(namespaces, loop devices over files in the lab's directory), so it also cleans up after
-a process that died half-way.
+(namespaces, loop devices over files in the lab's directory, FUSE mounts and processes
+of the san paths under it), so it also cleans up after a process that died half-way.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pyroute2.netlink.exceptions import NetlinkError
 from tandem.config import ClusterConfig, load_config
 from tandem.config.cellfile import write_cell_file
 from tandem.lab import network as net
+from tandem.lab import san as san_server
 from tandem.lab.bmcauth import read_passwords, save_passwords, write_password_files
-from tandem.lab.disks import create_disk, loops_backed_by
+from tandem.lab.disks import attach_san_paths, create_disk, loops_backed_by
 from tandem.lab.names import DISK_DIR_IN_NODE, LabNames, existing_labs
 from tandem.lab.nodes import CONFIG_IN_NODE, NodeControl, is_runtime_dir, private_dirs
 from tandem.lab.proc import (
@@ -93,9 +94,11 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
         net.create_ns(ns)
     net.build_fabric(config, names, wires)
     for disk in config.lab.disks if config.lab else ():
-        progress(f"creating disk {disk.name} ({disk.size_bytes >> 20} MiB, {disk.format})")
+        progress(f"creating disk {disk.name} ({disk.size_bytes >> 20} MiB, {disk.format}, "
+                 f"{disk.storage})")
         record.disks.append(create_disk(names, disk))
         record.save()
+    _start_san(config, names, record, progress)
     _init_quorum_disk(config, record)
     record.host_dirs_created = _prepare_host_mountpoints(config)
     record.save()
@@ -114,6 +117,23 @@ def _build(config: ClusterConfig, names: LabNames, record: LabRecord,
         control.power_on(node.name)
     record.complete = True
     record.save()
+
+
+def _start_san(config: ClusterConfig, names: LabNames, record: LabRecord,
+               progress: Progress) -> None:
+    """The san disks' FUSE process, then each node's own loop device over its path."""
+    san = [d for d in record.disks if d.storage == "san"]
+    if not san:
+        return
+    progress(f"starting the san paths ({', '.join(d.name for d in san)})")
+    nodes = [n.name for n in config.nodes]
+    record.san_pid = san_server.start_server(names, {d.name: Path(d.file) for d in san},
+                                             nodes)
+    record.save()
+    layout = san_server.SanLayout(names)
+    for disk in san:
+        attach_san_paths(disk, {n: layout.path_file(disk.name, n) for n in nodes})
+        record.save()
 
 
 def _init_quorum_disk(config: ClusterConfig, record: LabRecord) -> None:
@@ -234,6 +254,7 @@ def lab_down(name: str, progress: Progress = quiet) -> list[str]:
         net.remove_ns(ns)
         removed.append(f"namespace {ns}")
     removed.extend(_detach_loops(names))
+    removed.extend(san_server.stop_server(names))
     removed.extend(_remove_host_dirs(names))
     if names.directory.exists():
         shutil.rmtree(names.directory)

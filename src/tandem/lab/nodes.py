@@ -25,6 +25,7 @@ from tandem.lab.proc import (
     signal_pids,
     spawn_detached,
 )
+from tandem.lab.san import SanLayout, wait_released
 from tandem.lab.sshd import LabSsh
 from tandem.lab.state import DiskRecord, LabRecord, NodeCondition, PowerRecord, node_lock
 
@@ -55,8 +56,9 @@ def boot_script(node: str, root: Path, dirs: list[str], disks: list[DiskRecord])
         else:
             lines.append(f"mount --bind '{root}{path}' '{path}'")
     lines.append(f"mount -t tmpfs -o mode=0755,size=64k tmpfs {DISK_DIR_IN_NODE}")
-    for disk in disks:
-        lines.append(f"mknod -m 0660 {DISK_DIR_IN_NODE}/{disk.name} b {disk.major} {disk.minor}")
+    for disk in disks:  # a san disk: this node's own path (loop device) to it
+        major, minor = disk.device(node)
+        lines.append(f"mknod -m 0660 {DISK_DIR_IN_NODE}/{disk.name} b {major} {minor}")
     lines.append(f"exec -a 'tandem-node:{node}' sleep infinity")
     return "\n".join(lines) + "\n"
 
@@ -112,6 +114,35 @@ class NodeControl:
         """Let a hung node run again."""
         self._signal_all(node, signal.SIGCONT, "running")
 
+    # -- storage paths (san disks) --------------------------------------------------
+    def fail_storage(self, node: str) -> None:
+        """Fail `node`'s paths to every san disk: its I/O there gets EIO until
+        restore_storage or the node's next boot."""
+        self._san_layout(node).fail(node)
+
+    def restore_storage(self, node: str) -> None:
+        """Give `node` its san paths back."""
+        self._san_layout(node).restore(node)
+
+    def storage_failed(self, node: str) -> bool:
+        """True while `node`'s san paths are failed."""
+        return self._san_layout(node).failed(node)
+
+    def _san_layout(self, node: str) -> SanLayout:
+        self.node(node)
+        if not any(d.storage == "san" for d in self.record.disks):
+            raise LabError(f"lab {self.record.name} has no san disk "
+                           f"(storage = \"san\" in [[lab.disks]])")
+        return SanLayout(self.names)
+
+    def _restore_paths_at_boot(self, node: str) -> None:
+        """A crash's path failure ends with the crash: once the kernel has put the
+        node's old file systems (so nothing of them reaches the disk late), restore."""
+        loops = [d.paths[node].loop for d in self.record.disks if node in d.paths]
+        if loops:
+            wait_released(loops)
+            SanLayout(self.names).restore(node)
+
     def _signal_all(self, node: str, sig: int, condition: NodeCondition) -> None:
         with node_lock(self.names, node):
             state = self.power(node)
@@ -136,6 +167,7 @@ class NodeControl:
                        {str(i.address.ip) for i in node.interfaces})
 
     def _boot(self, node: NodeDef, state: PowerRecord) -> None:
+        self._restore_paths_at_boot(node.name)
         ns = self.names.node_ns(node.name)
         net.flush_extra_addresses(ns, {str(i.address.ip) for i in node.interfaces})
         for itf in node.interfaces:

@@ -24,8 +24,20 @@ NodeCondition = Literal["running", "crashed", "hung", "off"]
 
 
 @dataclass
+class NodePath:
+    """One node's path to a san disk: its own loop device over its own FUSE file."""
+
+    file: str
+    loop: str
+    major: int
+    minor: int
+
+
+@dataclass
 class DiskRecord:
-    """A shared disk: its sparse backing file and the loop device over it."""
+    """A shared disk: its sparse backing file and the loop device over it. A san disk
+    has one path per node (`paths`); its `loop`, `major` and `minor` are then those of
+    the first node's path, so readers of the single device still get a working one."""
 
     name: str
     file: str
@@ -34,6 +46,24 @@ class DiskRecord:
     minor: int
     format: str
     size_bytes: int
+    storage: str = "loop"
+    paths: dict[str, NodePath] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DiskRecord:
+        paths = {node: NodePath(**path) for node, path in data.get("paths", {}).items()}
+        return cls(**{**data, "paths": paths})
+
+    def device(self, node: str) -> tuple[int, int]:
+        """Major and minor of the disk as `node` sees it."""
+        path = self.paths.get(node)
+        return (path.major, path.minor) if path else (self.major, self.minor)
+
+    def devices(self) -> dict[tuple[int, int], str]:
+        """Every device number of the disk, and whose path it is ("" when shared)."""
+        if not self.paths:
+            return {(self.major, self.minor): ""}
+        return {(p.major, p.minor): node for node, p in self.paths.items()}
 
 
 @dataclass
@@ -50,6 +80,7 @@ class LabRecord:
     disks: list[DiskRecord] = field(default_factory=list)
     host_dirs_created: list[str] = field(default_factory=list)
     bmc_pids: dict[str, int] = field(default_factory=dict)
+    san_pid: int = 0  # the FUSE process serving the san disks' paths (tandem.lab.san)
     complete: bool = False
 
     def save(self) -> None:
@@ -65,7 +96,7 @@ class LabRecord:
             raise LabError(f"no lab named {lab!r} (see `tandem lab list`)") from None
         except (OSError, ValueError) as exc:
             raise LabError(f"lab {lab!r}: unreadable state {names.state_file}: {exc}") from None
-        data["disks"] = [DiskRecord(**d) for d in data.get("disks", [])]
+        data["disks"] = [DiskRecord.from_dict(d) for d in data.get("disks", [])]
         return cls(**data)
 
     def config(self) -> ClusterConfig:

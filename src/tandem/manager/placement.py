@@ -328,7 +328,15 @@ def _recover(svc: ServiceDef, view: ServiceView, intent: Intent, assignment: Ass
         return _change(view, svc.name, assignment, node=0,
                        intent_seen=intent.version + 1)
     recent = [t for t in report.restarts if view.now - t <= svc.restart_window_s]
-    if report.cause == STORAGE_CAUSE:
+    if svc.recovery == "fence":
+        # The service stopped cleanly on the owner, so it may start elsewhere now; the
+        # owner is powered off as well (a node with a failing part must not come back
+        # into service by itself).
+        decision.fences.append(Fence(owner, f"{svc.name} failed on {_name(view, owner)} "
+                                            f"(recovery policy fence)"))
+        decision.notes[svc.name] = f"failed on {_name(view, owner)}: relocating and " \
+                                   f"fencing {_name(view, owner)} (policy fence)"
+    elif report.cause == STORAGE_CAUSE:
         decision.notes[svc.name] = f"storage error on {_name(view, owner)}: relocating"
     elif svc.recovery == "restart" and len(recent) < svc.max_restarts:
         decision.notes[svc.name] = f"failed on {_name(view, owner)}: restarting in place " \
