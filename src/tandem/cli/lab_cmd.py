@@ -18,7 +18,9 @@ from tandem.lab.faults import NetworkFaults
 from tandem.lab.names import LabNames, existing_labs
 from tandem.lab.nodes import NodeControl
 from tandem.lab.proc import LabError, run
+from tandem.lab.san import SanLayout
 from tandem.lab.sshd import LabSsh
+from tandem.lab.state import LabRecord
 from tandem.lab.status import lab_status
 from tandem.lab.watch import SplitBrainWatch, Violation
 
@@ -58,8 +60,22 @@ def register(sub: Sub) -> None:
     ex.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     ex.set_defaults(func=cmd_exec)
 
-    for name, text in (("crash", "power loss that the BMC did not cause"),
-                       ("hang", "freeze every process of the node (SIGSTOP)"),
+    crash = _with_lab(cmds.add_parser("crash", help="power loss that the BMC did not cause"))
+    crash.add_argument("node")
+    crash.add_argument("--storage", action="store_true",
+                       help="fail the node's san paths first (journal left dirty)")
+    crash.add_argument("--delay", type=float, default=None, metavar="SECONDS",
+                       help="with --storage: time between the path failure and the "
+                            "power loss (default 0.5)")
+    crash.set_defaults(func=cmd_crash)
+
+    storage = _with_lab(cmds.add_parser("storage", help="fail or restore a node's paths to "
+                                                        "the san disks (no crash)"))
+    storage.add_argument("node")
+    storage.add_argument("action", choices=["fail", "restore", "status"])
+    storage.set_defaults(func=cmd_storage)
+
+    for name, text in (("hang", "freeze every process of the node (SIGSTOP)"),
                        ("resume", "unfreeze a hung node (SIGCONT)")):
         fault = _with_lab(cmds.add_parser(name, help=text))
         fault.add_argument("node")
@@ -163,6 +179,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     record, config = builder.load_lab(args.lab)
     status = lab_status(record, config)
+    _add_san_paths(record, status)
     if args.json:
         print_json(status)
         return 0
@@ -182,11 +199,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     table(["disk", "path in nodes", "loop", "size", "format"],
           [[d["name"], d["path"], d["loop"], f"{d['size_bytes'] >> 20} MiB", d["format"]]
            for d in status["disks"]])
+    paths = [[d["name"], node, p["loop"], p["state"]]
+             for d in status["disks"] for node, p in d.get("paths", {}).items()]
+    if paths:
+        table(["san disk", "node", "loop", "path"], paths)
     if status["client"]:
         client = status["client"]
         print(f"client: {client['address']} on {client['network']} "
               f"(`tandem lab exec client -- CMD`)")
     return 0
+
+
+def _add_san_paths(record: LabRecord, status: dict[str, Any]) -> None:
+    """Each san disk's per-node paths: loop device and state (ok or failed)."""
+    layout = SanLayout(LabNames(record.name))
+    for disk, entry in zip(record.disks, status["disks"], strict=True):
+        if disk.storage == "san":
+            entry["storage"] = "san"
+            entry["paths"] = {node: {"loop": p.loop,
+                                     "state": "failed" if layout.failed(node) else "ok"}
+                              for node, p in disk.paths.items()}
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -207,6 +239,35 @@ def cmd_node_fault(args: argparse.Namespace) -> int:
     control = NodeControl(record, config)
     getattr(control, args.fault)(args.node)
     print(f"{args.node}: {args.fault} done")
+    return 0
+
+
+def cmd_crash(args: argparse.Namespace) -> int:
+    if args.delay is not None and not args.storage:
+        raise UsageError("--delay goes with --storage")
+    delay = 0.5 if args.delay is None else args.delay
+    if delay < 0:
+        raise UsageError(f"--delay must be 0 or more seconds, got {delay}")
+    record, config = builder.load_lab(args.lab)
+    control = NodeControl(record, config)
+    if args.storage:
+        control.fail_storage(args.node)
+        time.sleep(delay)
+    control.crash(args.node)
+    print(f"{args.node}: crash done" + (f" (paths failed {delay} s before)"
+                                        if args.storage else ""))
+    return 0
+
+
+def cmd_storage(args: argparse.Namespace) -> int:
+    record, config = builder.load_lab(args.lab)
+    control = NodeControl(record, config)
+    if args.action == "fail":
+        control.fail_storage(args.node)
+    elif args.action == "restore":
+        control.restore_storage(args.node)
+    state = "failed" if control.storage_failed(args.node) else "ok"
+    print(f"{args.node}: san paths {state}")
     return 0
 
 
