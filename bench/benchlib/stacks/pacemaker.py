@@ -56,11 +56,20 @@ class PacemakerStack(PeerStack):
     """corosync + pacemakerd on both nodes of a lab built without tandemd."""
 
     family = "pacemaker"
+    group = conf.GROUP  # the resource group whose owner is the service's
 
     def __init__(self, lab: Lab, setting: str, say: Say, token_ms: int | None) -> None:
         super().__init__(lab, setting, say)
         self.token_ms = token_ms
-        self.content_dir = conf.mountpoint(lab.config)
+        self.content_dir = self.mount_point()
+
+    def mount_point(self) -> str:
+        """Where the group mounts the shared disk (a subclass serves another group)."""
+        return conf.mountpoint(self.lab.config)
+
+    def service_xml(self) -> str:
+        """The CIB resources of the service (the web group here)."""
+        return conf.web_group(self.lab.config)
 
     # -- start ---------------------------------------------------------------------------
     def start(self) -> str:
@@ -122,7 +131,7 @@ class PacemakerStack(PeerStack):
             self._create("resources", xml)
         for xml in conf.fence_placement(config):
             self._create("constraints", xml)
-        self._create("resources", conf.web_group(config))
+        self._create("resources", self.service_xml())
 
     def _create(self, scope: str, xml: str) -> None:
         self.node_run(self.lab.nodes[0],
@@ -149,10 +158,9 @@ class PacemakerStack(PeerStack):
             return None
         return dc.get("name")
 
-    @staticmethod
-    def _group_owner(mon: ET.Element) -> str | None:
+    def _group_owner(self, mon: ET.Element) -> str | None:
         owners = set()
-        resources = mon.findall(f"resources/group[@id='{conf.GROUP}']/resource")
+        resources = mon.findall(f"resources/group[@id='{self.group}']/resource")
         if not resources:
             return None
         for res in resources:
@@ -193,12 +201,12 @@ class PacemakerStack(PeerStack):
     # -- act ---------------------------------------------------------------------------------
     def relocate(self, target: str) -> None:
         node = target
-        self.node_run(node, ["crm_resource", "--move", "--resource", conf.GROUP,
+        self.node_run(node, ["crm_resource", "--move", "--resource", self.group,
                              "--node", target])
         try:
-            wait_for(lambda: self.owner() == target, 60.0, f"{conf.GROUP} started on {target}")
+            wait_for(lambda: self.owner() == target, 60.0, f"{self.group} started on {target}")
         finally:
-            self.node_run(node, ["crm_resource", "--clear", "--resource", conf.GROUP])
+            self.node_run(node, ["crm_resource", "--clear", "--resource", self.group])
 
     def daemon_pids(self, node: str) -> list[int]:
         return self.node_pids(node, lambda exe: exe in DAEMON_EXES

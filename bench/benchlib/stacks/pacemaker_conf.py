@@ -65,6 +65,12 @@ def _primitive(rid: str, agent: str, params: dict[str, str], monitor_s: int,
     return head + _nvpairs(rid, params) + ops + "</primitive>"
 
 
+def primitive(rid: str, agent: str, params: dict[str, str], monitor_s: int,
+              timeout_s: int = 20) -> str:
+    """A primitive's CIB XML with one monitor operation (for other benchmarks' groups)."""
+    return _primitive(rid, agent, params, monitor_s, timeout_s)
+
+
 def fence_device_id(node: str) -> str:
     """The Pacemaker id of the fence device that powers `node` off."""
     return f"fence-{node}"

@@ -1,0 +1,59 @@
+"""tandem serving the NFS benchmark's export: the cell's generated HA_NFS service (its
+daemons start with each node of a `--start` lab); enabled on node1 once the cell is
+quorate, since HA_NFS does not start by itself."""
+
+from __future__ import annotations
+
+from benchlib.errors import BenchError
+from benchlib.stacks.tandem_stack import TandemStack
+from tandem.common.status import CellStatus
+from tandem.lab.query import tandem_argv
+from tandem.lab.wait import wait_for
+
+SERVICE = "HA_NFS"
+ENABLE_TIMEOUT_S = 120
+
+
+class TandemNfsStack(TandemStack):
+    """tandemd on both nodes, running HA_NFS."""
+
+    def start(self) -> str:
+        node = self.lab.nodes[0]
+        wait_for(lambda: (s := self._status()) is not None and s.quorate, 60,
+                 "the cell to be quorate", interval=0.2)
+        self._svc(node, "enable", node, ENABLE_TIMEOUT_S)
+        return self.wait_ready()
+
+    def _svc(self, where: str, action: str, target: str, timeout: float) -> None:
+        argv = [*tandem_argv("svc", action, SERVICE), "--node", target,
+                "--timeout", str(int(timeout))]
+        done = self.node_run(where, argv, timeout=timeout + 30, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"tandem svc {action} {SERVICE} --node {target} failed: "
+                             f"{(done.stderr or done.stdout).strip()[-200:]}")
+
+    def ready(self) -> str | None:
+        status = self._status()
+        if status is None or not status.quorate:
+            return None
+        if any(n.state != "online" for n in status.nodes):
+            return None
+        return _started_on(status)
+
+    def owner(self) -> str | None:
+        status = self._status()
+        return _started_on(status) if status is not None else None
+
+    def relocate(self, target: str) -> None:
+        self._svc(target, "relocate", target, 60)
+
+    def clear_failures(self) -> None:
+        """An operator's request clears the nodes HA_NFS failed on (after a killed
+        server it avoids the node it failed on): ask it to stay where it runs."""
+        owner = self.wait_ready()
+        self._svc(owner, "relocate", owner, 30)
+
+
+def _started_on(status: CellStatus) -> str | None:
+    row = status.service(SERVICE)
+    return row.owner if row and row.state == "started" and row.owner else None
