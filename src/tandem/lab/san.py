@@ -211,9 +211,8 @@ def server_pids(directory: Path) -> Iterator[int]:
             args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if MODULE in args and "--mount" in args:
-            mount = args[args.index("--mount") + 1] if args.index("--mount") + 1 < len(args) \
-                else ""
+        if MODULE in args and "--mount" in args[:-1]:
+            mount = args[args.index("--mount") + 1]
             if str(Path(mount).resolve()).startswith(prefix):
                 yield int(entry.name)
 
