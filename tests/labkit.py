@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tandem.lab import san
 from tandem.lab.builder import lab_down, lab_up
 from tandem.lab.disks import loops_backed_by
 from tandem.lab.names import LabNames
@@ -112,6 +113,8 @@ def leftovers(name: str, inodes: set[int]) -> list[str]:
     left = [f"namespace {ns}" for ns in lab_namespaces(names.prefix)]
     left += [f"loop {dev}" for dev in loops_backed_by(names.directory)]
     left += [f"process {pid}" for pid, _ in pids_by_netns(inodes)]
+    left += [f"FUSE mount {m}" for m in san.fuse_mounts_under(names.directory)]
+    left += [f"FUSE server {pid}" for pid in san.server_pids(names.directory)]
     if names.directory.exists():
         left.append(f"directory {names.directory}")
     return left

@@ -31,7 +31,7 @@ from tandem.hpc.nfs.haionfs import SharedFs
 from tandem.hpc.nfs.service import nfs_service, service_toml
 from tandem.lab.holders import HolderSpec
 from tandem.lab.names import LabNames
-from tandem.lab.query import service_owner
+from tandem.lab.query import node_events, node_status, service_owner, tandem_in
 
 pytestmark = pytest.mark.lab
 
@@ -40,11 +40,14 @@ ADDRESS = "198.51.100.70"
 MOUNT = "/srv/nfs"
 RECORDS = 250
 PRIVATE = '["/etc/HA", "/srv", "/run"]'  # ganesha's rpcbind needs a /run of its own
+# A path per node to one image (tandem.lab.san), as on a SAN: a node's path can fail
+# with real kernel I/O errors while the peer's still works.
+DISKS = '[ { name = "shared", size = "64M", format = "ext4", storage = "san" } ]'
 
 
 def cell_text(name: str) -> str:
     """The test cell plus the HA_NFS service generated for it."""
-    base = cell_config(name, fencing=True, private_dirs=PRIVATE)
+    base = cell_config(name, fencing=True, private_dirs=PRIVATE, disks=DISKS)
     config = parse_config(base, "cell.toml")
     service = nfs_service(config, ["node1", "node2"],
                           [SharedFs("/dev/tandem/shared", MOUNT, "ext4", 1)],
@@ -186,3 +189,63 @@ def test_a_lost_mount_point_moves_the_service(nfs_cell: Cell) -> None:
     lose = ["umount", "-l", MOUNT]
     across(cell, "a lost mount point", lambda: subprocess.run(
         cell.control.exec_argv("node1", lose), check=True, timeout=30), to="node2")
+
+
+
+def storage_status(cell: Cell, node: str) -> dict[str, Any]:
+    status = node_status(cell.control, node)
+    assert status is not None, f"no status from {node}"
+    return dict(status["storage"])
+
+
+def test_back_end_io_errors_move_the_service(nfs_cell: Cell) -> None:
+    """node1's path to the disk fails while the client writes (the node keeps running):
+    Ganesha's next commit meets real kernel I/O errors on node1's own loop device, the
+    kernel-log watch of node1's tandemd sees them on the device HA_NFS stands on, and the
+    service moves to node2 at once (no restart in place on a broken path, no fence: the
+    NFS service's recovery is relocate). The operator first moves the service to node1,
+    which clears the record of its failure there in the test before."""
+    cell = nfs_cell
+    subprocess.run(cell.control.exec_argv("node2", ["clusvcadm", "-r", SERVICE, "-m",
+                                                    "node1"]),
+                   check=True, timeout=120, capture_output=True)
+    before = storage_status(cell, "node1")
+    try:
+        across(cell, "back-end I/O errors on the active node",
+               lambda: cell.control.fail_storage("node1"), to="node2")
+    finally:
+        cell.control.restore_storage("node1")
+    after = storage_status(cell, "node1")
+    assert after["relevant"] > before["relevant"] and after["io_errors"] > before["io_errors"]
+    events = node_events(cell.control, "node1")
+    assert any(e["kind"] == "storage_error" and e.get("service") == SERVICE for e in events)
+    assert cell.power("node1") == "on"
+
+
+def test_io_errors_on_a_device_no_service_uses_change_nothing(nfs_cell: Cell) -> None:
+    """node1 (standby) reads through its failing path: the kernel logs I/O errors on
+    node1's loop device, which every node's watch reads (one kernel), and nothing moves:
+    node2's service stands on node2's own path. A watcher's report on the standby does
+    nothing either, and a device that does not exist is one clear line."""
+    cell = nfs_cell
+    assert service_owner(cell.control, "node2", SERVICE) == "node2"
+    seen_before = storage_status(cell, "node2")
+    cell.control.fail_storage("node1")
+    try:
+        read = subprocess.run(cell.control.exec_argv("node1", [
+            "dd", "if=/dev/tandem/shared", "of=/dev/null", "bs=4096", "count=1",
+            "iflag=direct"]), capture_output=True, text=True, timeout=30)
+        assert read.returncode != 0 and "Input/output error" in read.stderr
+        wait_for(lambda: storage_status(cell, "node2")["io_errors"] > seen_before["io_errors"],
+                 10, "node2's watch to read node1's I/O error")
+        time.sleep(2.0)  # time for a wrong move to show
+        assert service_owner(cell.control, "node2", SERVICE) == "node2"
+        assert storage_status(cell, "node2")["relevant"] == seen_before["relevant"]
+        report = tandem_in(cell.control, "node1", "storage-error", "/dev/tandem/shared")
+        assert report.returncode == 0 and "no action" in report.stdout, report
+        bogus = tandem_in(cell.control, "node1", "storage-error", "/dev/tandem/nosuch")
+        assert bogus.returncode == 1 and "no block device" in bogus.stderr, bogus
+        assert len(bogus.stderr.strip().splitlines()) == 1
+    finally:
+        cell.control.restore_storage("node1")
+    assert service_owner(cell.control, "node1", SERVICE) == "node2"

@@ -45,7 +45,8 @@ class LabSampler:
     def __init__(self, record: LabRecord, config: ClusterConfig) -> None:
         self.names = LabNames(record.name)
         self.nodes = [n.name for n in config.nodes]
-        self.devices = {(d.major, d.minor): d.name for d in record.disks}
+        # A san disk has one device per node (its path); any of them is the disk.
+        self.devices = {number: d.name for d in record.disks for number in d.devices()}
         self._sockets: dict[str, IPRoute] = {}
 
     def close(self) -> None:
