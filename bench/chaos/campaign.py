@@ -420,10 +420,10 @@ class CellRun:
             seen = next(r.state for r in status.nodes if r.name == inj.victim)
             if seen not in SETTLED:
                 return None  # not yet fenced: a restore now would race the fence
-        if self.nfs and status.fencing:
-            # A fence still under way (a node resumed during the race delay) will move
-            # the service: its client answered by the node about to be fenced is not
-            # back yet. (The other cells do not wait for it: their figures stay
+        if self.nfs and self._fencing():
+            # A fence still under way (its target came back during the race delay)
+            # will move the service: a client answered by the node about to be fenced
+            # is not back yet. (The other cells do not wait for it: their figures stay
             # comparable with earlier runs.)
             return None
         worst = 0.0
@@ -440,6 +440,12 @@ class CellRun:
             return None if ack is None else max(worst, ack - inj.at)
         outage = self.client.outage(inj.at)
         return None if outage is None else max(worst, outage)
+
+    def _fencing(self) -> bool:
+        """Whether any daemon that answers is fencing a node now (the observer may be
+        the very node being fenced, which does not know it)."""
+        usable = [n for n in self.cell.nodes if self.cell.usable(n)]
+        return any(s is not None and s.fencing for s in self.cell.statuses(usable).values())
 
     def _verify(self) -> Check:
         check = self.client.verify()
