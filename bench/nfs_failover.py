@@ -112,6 +112,11 @@ def markdown(found: list[dict[str, Any]], runs: int, note: str | None) -> str:
                     f"{'; VIOLATIONS: ' + ' | '.join(s['violations']) if s['violations'] else ''}\n"
                     for s in found)
     settings = "".join(f"- {s['stack']}: {s['setting']}\n" for s in found)
+    failed = "".join(f"- {s['stack']} {f['fault']} run {i}: {r['from_node']} -> "
+                     f"{r['to_node']}, longest pause {report.fixed(r['longest_pause_s'])} s: "
+                     f"{r['error']}\n"
+                     for s in found for f in s["faults"]
+                     for i, r in enumerate(f["per_run"], start=1) if r["error"])
     return ("## NFS failover: the longest pause of an NFSv3 client's writes\n\n"
             f"{runs} run(s) per stack and fault. The client (libnfs, one file handle, "
             "each write retried as on a hard mount and committed) writes a 64-byte record "
@@ -124,6 +129,8 @@ def markdown(found: list[dict[str, Any]], runs: int, note: str | None) -> str:
             + "\nFaults: " + "; ".join(f"`{k}` = {v}" for k, v in FAULT_TEXT.items())
             + ".\n\nSettings:\n\n" + settings
             + "\nSafety watches (whole life of each lab, every 50 ms):\n\n" + watch
+            + ("\nRuns that failed (left out of the figures; their per-run record in the "
+               "JSON has the stack's own account):\n\n" + failed if failed else "")
             + (f"\nNote: {note}\n" if note else ""))
 
 

@@ -67,6 +67,8 @@ class NfsStack(Protocol):
 
     def clear_failures(self) -> None: ...
 
+    def diagnose(self) -> str: ...
+
 
 def cell_text(peer: bool) -> str:
     """The demo cell at the default profile, its `web` service replaced by HA_NFS; a
@@ -150,6 +152,7 @@ class NfsRun:
     lost: int | None  # acknowledged records that did not read back
     stale: int  # stale file handle errors
     error: str | None = None
+    diagnosis: str | None = None  # what the stack said about itself after a failed run
 
     @property
     def ok(self) -> bool:
@@ -231,6 +234,8 @@ def one_run(stack: NfsStack, fault: str, index: int, say: Callable[[str], None])
     result = judge(fault, owner, to, lines)
     moved = None if to == other else f"{SERVICE} did not move to {other} (owner now: {to})"
     result.error = "; ".join(e for e in (failed, moved, result.error) if e) or None
+    if result.error:
+        result.diagnosis = stack.diagnose()[-6000:]
     pause = "-" if result.longest_pause_s is None else f"{result.longest_pause_s:.2f} s"
     say(f"{stack.label} {fault} {index}: {owner} -> {to}, longest pause {pause}, "
         f"{result.acknowledged} records, lost {result.lost}, stale {result.stale}"

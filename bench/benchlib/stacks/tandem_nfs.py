@@ -47,6 +47,16 @@ class TandemNfsStack(TandemStack):
     def relocate(self, target: str) -> None:
         self._svc(target, "relocate", target, 60)
 
+    def diagnose(self) -> str:
+        """Status and console of each node, and the last events of those that are up
+        (why a service went where it went)."""
+        parts = [super().diagnose()]
+        for node in self.lab.nodes:
+            if self.lab.control.power(node).power == "on":
+                done = self.node_run(node, tandem_argv("events", "--last", "40"), check=False)
+                parts.append(f"== {node}: tandem events\n{(done.stdout or done.stderr).strip()}")
+        return "\n".join(parts)
+
     def clear_failures(self) -> None:
         """An operator's request clears the nodes HA_NFS failed on (after a killed
         server it avoids the node it failed on): ask it to stay where it runs."""
