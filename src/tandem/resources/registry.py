@@ -20,6 +20,7 @@ AGENT_MODULES: dict[str, str] = {
     "fs": "tandem.resources.fs",
     "haservices": "tandem.hpc.mgmt.agent",
     "ip": "tandem.resources.ip",
+    "lustre_target": "tandem.hpc.lustre.target",
     "nfs_server": "tandem.hpc.nfs.agent",
     "ocf": "tandem.resources.ocf",
     "portblock": "tandem.resources.portblock",
