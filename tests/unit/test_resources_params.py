@@ -16,6 +16,8 @@ GOOD: dict[str, dict[str, Any]] = {
     "dummy": {},
     "haservices": {},
     "ip": {"address": "198.51.100.50/24", "interface": "eth0"},
+    "lustre_target": {"device": "/dev/mapper/ost0", "mountpoint": "/lustre/fs1/ost0",
+                      "target": "fs1-OST0000"},
     "nfs_server": {"address": "198.51.100.70", "exports": [{"path": "/srv/home", "id": 1}],
                    "recovery_dir": "/srv/nfs-recovery"},
     "fs": {"device": "/dev/tandem/shared", "mountpoint": "/srv/data"},
@@ -28,7 +30,8 @@ GOOD: dict[str, dict[str, Any]] = {
 REQUIRED = {"ip": ["address", "interface"], "fs": ["device", "mountpoint"],
             "script": ["path"], "ocf": ["type"], "process": ["command"],
             "portblock": ["address", "ports", "action"],
-            "nfs_server": ["address", "exports", "recovery_dir"]}
+            "nfs_server": ["address", "exports", "recovery_dir"],
+            "lustre_target": ["device", "mountpoint", "target"]}
 
 
 def test_every_builtin_agent_is_registered_and_documented() -> None:

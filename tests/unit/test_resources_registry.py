@@ -50,8 +50,8 @@ def test_unknown_agent_is_one_line_naming_the_known_ones() -> None:
     with pytest.raises(KeyError) as caught:
         get_agent("fence")
     message = caught.value.args[0]
-    assert message == ("unknown agent 'fence' (known: dummy, fs, haservices, ip, nfs_server, "
-                       "ocf, portblock, process, script, slurmctld)")
+    assert message == ("unknown agent 'fence' (known: dummy, fs, haservices, ip, lustre_target, "
+                       "nfs_server, ocf, portblock, process, script, slurmctld)")
 
 
 def test_a_module_that_does_not_register_its_agent(monkeypatch: pytest.MonkeyPatch) -> None:
