@@ -26,9 +26,10 @@ from tandem.resources.base import (
     not_running,
     success,
 )
-from tandem.resources.mounts import Mount, device_number, device_released, mounts, mounts_of
+from tandem.resources.mounts import Mount, device_released, mounts, mounts_of
 from tandem.resources.registry import register
 from tandem.resources.unmount import COMMAND_CAP_S, Escalation, unmount
+from tandem.system.blockdev import device_number
 from tandem.util.procrun import CommandError, CommandResult, CommandTimeout, run_command
 
 FSCK_OK = (0, 1)  # no errors, or errors corrected

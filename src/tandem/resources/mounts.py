@@ -12,11 +12,11 @@ import contextlib
 import errno
 import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from tandem.resources.proctab import ProcRef, all_pids, mount_namespace, proc_stat
+from tandem.system.blockdev import device_number
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 _ESCAPE = re.compile(r"\\([0-7]{3})")
@@ -63,17 +63,6 @@ def parse_mountinfo(text: str) -> list[Mount]:
 def mounts() -> list[Mount]:
     """Every mount of this mount namespace, in mount order."""
     return parse_mountinfo(MOUNTINFO.read_text())
-
-
-def device_number(path: str) -> tuple[int, int] | None:
-    """(major, minor) of a block device path (None if it is not one)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISBLK(st.st_mode):
-        return None
-    return os.major(st.st_rdev), os.minor(st.st_rdev)
 
 
 def mounts_of(device: str, table: list[Mount] | None = None) -> list[Mount]:
