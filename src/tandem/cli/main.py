@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "page": "page_cmd",
     "nfs": "nfs_cmd",
     "storage-error": "storage_cmd",
+    "lustre": "lustre_cmd",
 }
 
 

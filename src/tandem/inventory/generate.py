@@ -5,9 +5,11 @@ when it names none, the networks all members share, by name), the members with t
 ids, votes, addresses and BMCs, fencing (the cell's devices level by level, else each
 node's own BMC; the primary's first level waits `fence_delay_ms`, so that it wins a
 fence race), two-node quorum for a pair without quorum disk, the quorum disk, and the
-services. The text is written by tandem.config.writer with comments saying where each
-part came from, then read back by tandem.config.parse_config: a cell the loader refuses
-is an error naming the cell, and nothing is generated.
+services: the cell's own, then those a domain makes from the inventory (the
+`lustre_<node>` services of a Lustre I/O cell, from its targets). The text is written
+by tandem.config.writer with comments saying where each part came from, then read back
+by tandem.config.parse_config: a cell the loader refuses is an error naming the cell,
+and nothing is generated.
 
 The same snapshot always gives the same text. `config_version` moves only when the text
 would change: the cell is first written at its last version; if that text hashes to the
@@ -17,6 +19,7 @@ stored hash nothing changed, otherwise it is written again at the next version.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,6 +30,7 @@ from tandem.config.model import (
     FenceLevel,
     NetworkDef,
     NodeDef,
+    ServiceDef,
     TimingDef,
 )
 from tandem.config.reader import Section
@@ -37,6 +41,9 @@ from tandem.inventory.snapshot import CellSnap, Snapshot
 
 MIN_MEMBERS = 2
 BMC_DEVICE = "bmc"
+# Modules whose `cell_services(cell)` returns the (service, note) pairs their domain
+# makes for a cell from the snapshot (none when the cell has nothing of theirs).
+DOMAIN_SERVICES = ("tandem.hpc.lustre.services",)
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,22 @@ def _config(cell: CellSnap, version: int, notes: dict[str, str]) -> ClusterConfi
         timing=TimingDef(heartbeat_ms=cell.heartbeat_ms or default.heartbeat_ms,
                          token_ms=cell.token_ms or default.token_ms),
         networks=_networks(cell, notes), nodes=_nodes(cell, notes),
-        fence_devices=_devices(cell, notes), services=cell.services, sections=sections)
+        fence_devices=_devices(cell, notes), services=_services(cell, notes),
+        sections=sections)
+
+
+def _services(cell: CellSnap, notes: dict[str, str]) -> tuple[ServiceDef, ...]:
+    """The cell's own services, then those its domains generate (never both of one name)."""
+    services = list(cell.services)
+    for module in DOMAIN_SERVICES:
+        for service, note in importlib.import_module(module).cell_services(cell):
+            if any(s.name == service.name for s in services):
+                raise InventoryInvalid(f"cell {cell.name}: service {service.name} is "
+                                       f"generated ({note}); remove the inventory's own "
+                                       f"(db remove service {cell.name} {service.name})")
+            notes[f"services[{len(services)}]"] = note
+            services.append(service)
+    return tuple(services)
 
 
 def _networks(cell: CellSnap, notes: dict[str, str]) -> tuple[NetworkDef, ...]:

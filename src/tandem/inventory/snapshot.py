@@ -54,6 +54,21 @@ class LevelledDevice:
 
 
 @dataclass(frozen=True)
+class TargetSnap:
+    """A Lustre target one of the cell's members may serve: what the cell's
+    `lustre_<node>` services are made of. The active node is left out: it moves at
+    every failover and changes no configuration."""
+
+    filesystem: str
+    fs_type: str
+    name: str
+    kind: str
+    device: str
+    primary: str
+    secondary: str | None = None
+
+
+@dataclass(frozen=True)
 class CellSnap:
     """A cell, everything its configuration is made from, and the version and hash of
     the configuration last generated for it (0 and "" before the first)."""
@@ -71,6 +86,7 @@ class CellSnap:
     qdisk: dict[str, Any] | None = None
     fence_devices: tuple[LevelledDevice, ...] = ()
     services: tuple[ServiceDef, ...] = ()
+    targets: tuple[TargetSnap, ...] = ()  # whose primary or secondary is a member
     version: int = 0
     hash: str = ""
 
@@ -121,8 +137,20 @@ def service_def(row: m.Service) -> ServiceDef:
                       row.max_restarts, row.restart_window_s)
 
 
-def cell_snap(cell: m.Cell) -> CellSnap:
-    """One cell row (with its members' nodes) as a snapshot."""
+def target_snaps(session: Session) -> tuple[TargetSnap, ...]:
+    """Every target, by file system and name."""
+    rows = session.scalars(select(m.Target).join(m.Filesystem).order_by(
+        m.Filesystem.name, m.Target.name).options(
+        selectinload(m.Target.primary), selectinload(m.Target.secondary)))
+    return tuple(TargetSnap(t.filesystem.name, t.filesystem.type, t.name, t.kind, t.device,
+                            t.primary.name, t.secondary.name if t.secondary else None)
+                 for t in rows)
+
+
+def cell_snap(cell: m.Cell, targets: tuple[TargetSnap, ...] = ()) -> CellSnap:
+    """One cell row (with its members' nodes) as a snapshot, with those of `targets`
+    that its members serve."""
+    members = {mb.node.name for mb in cell.members}
     return CellSnap(
         name=cell.name, kind=cell.kind,
         members=tuple(MemberSnap(node_snap(mb.node), mb.nodeid, mb.votes)
@@ -134,6 +162,7 @@ def cell_snap(cell: m.Cell) -> CellSnap:
         fence_devices=tuple(LevelledDevice(d.level, fence_device(d))
                             for d in cell.fence_devices),
         services=tuple(service_def(s) for s in cell.services),
+        targets=tuple(t for t in targets if t.primary in members or t.secondary in members),
         version=cell.config_version, hash=cell.config_hash)
 
 
@@ -149,4 +178,5 @@ def cells_query() -> Any:
 
 def read_snapshot(session: Session) -> Snapshot:
     """The inventory's cells as they are in this transaction."""
-    return Snapshot(tuple(cell_snap(c) for c in session.scalars(cells_query())))
+    targets = target_snaps(session)
+    return Snapshot(tuple(cell_snap(c, targets) for c in session.scalars(cells_query())))

@@ -9,6 +9,7 @@ first address.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
@@ -24,6 +25,10 @@ from tandem.inventory.snapshot import cells_query
 from tandem.inventory.writes import settle
 
 ADMIN_NETWORK = "admin"
+# Modules whose `record_locations(session, cell, [(service, node or None), ...])` keeps
+# their part of the inventory in step with where a cell said its services run (the
+# active node of the Lustre targets of each lustre_<node>).
+LOCATION_HOOKS = ("tandem.hpc.lustre.active",)
 
 
 class InventorySource:
@@ -54,15 +59,21 @@ class InventorySource:
 
     def record(self, seen: Mapping[str, Sequence[ServiceLocation]],
                seen_at: float) -> None:
-        """One transaction for every cell of `seen` (an unknown cell: nothing kept)."""
+        """One transaction for every cell of `seen` (an unknown cell: nothing kept),
+        which also tells the LOCATION_HOOKS."""
         with self.db.transaction(write=True) as session:
-            ids = {name: find_cell(session, name).id for name in sorted(seen)}
+            cells = {name: find_cell(session, name) for name in sorted(seen)}
+            ids = {name: cell.id for name, cell in cells.items()}
             session.execute(delete(m.ServiceLocation).where(
                 m.ServiceLocation.cell_id.in_(list(ids.values()))))
             session.add_all(m.ServiceLocation(
                 cell_id=ids[cell], service=location.service, node=location.node,
                 state=location.state, seen_at=seen_at)
                 for cell, locations in seen.items() for location in locations)
+            for module in LOCATION_HOOKS:
+                hook = importlib.import_module(module).record_locations
+                for name, cell in cells.items():
+                    hook(session, cell, [(loc.service, loc.node) for loc in seen[name]])
 
 
 def _selected(selection: Selection, groups: NodeGroups, known: set[str]) -> set[str]:
