@@ -192,6 +192,20 @@ def test_export_refuses_a_peer_that_is_down_and_names_what_stays() -> None:
                            "io5 sends it home)")
 
 
+def test_a_node_that_answers_but_is_not_online_in_its_cell_is_not_up() -> None:
+    """Reached by the management node is not enough: io5's daemon answers, but the
+    cell (as io6 sees it) has it fenced; nothing is started or relocated there."""
+    status = cell_status({"lustre_io5": ("started", "io6"), "lustre_io6": ("started", "io6")},
+                         offline=("io5",))
+    seen = CellView("io56", status, ("io5", "io6"))
+    assert not seen.up("io5") and seen.up("io6")
+    assert seen.node_state("io5") == "offline"
+    step = plan("relocate", IO5, seen)
+    assert step.refused and step.detail == "io5 is offline"
+    assert plan("hastart", IO6, view("disabled", None, io6=("disabled", None)),
+                force=False).request == Request("enable", "lustre_io6", "io6", "io6")
+
+
 def test_no_member_gets_two_requests_in_one_round() -> None:
     one, two = Request("enable", "lustre_io5", "io6", "io6"), \
         Request("enable", "lustre_io6", "io6", "io6")
