@@ -34,7 +34,7 @@ from tandem.daemon.hbchannel import Channel
 from tandem.daemon.hbshm import SharedPage
 from tandem.daemon.logsetup import SyslogTarget, setup_logging
 from tandem.membership.heartbeat import HeartbeatPayload, HeartbeatSender
-from tandem.membership.rt import lock_memory, set_fifo
+from tandem.membership.rt import keep_buffers_in_heap, lock_memory, set_fifo
 from tandem.wire import BadPayload, Message, MsgType, Rings, WireError
 
 log = logging.getLogger("tandemd.heartbeat")
@@ -125,6 +125,9 @@ class HeartbeatProcess:
 
     async def _open(self, setup: HeartbeatSetup) -> None:
         assert self.channel is not None
+        heap = keep_buffers_in_heap()  # before the rings' first datagram
+        if not heap.ok:
+            log.warning("%s: each datagram received costs a new mapping", heap.detail)
         self.token_s = setup.config.timing.token_ms / 1000.0
         self.page = SharedPage(setup.page, setup.peers, setup.rings, create=False)
         self.rings = Rings.from_config(setup.config, setup.local, key=setup.key,
