@@ -51,6 +51,9 @@ def boot_script(node: str, root: Path, dirs: list[str], disks: list[DiskRecord])
              "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad",
              "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad"]
     for path in dirs:
+        # A directory inside an earlier private one (/run/sshd in a fresh /run) has no
+        # mount point until it is made there.
+        lines.append(f"mkdir -p '{path}'")
         if is_runtime_dir(path):
             lines.append(f"mount -t tmpfs -o mode=0755 tmpfs '{path}'")
         else:
