@@ -11,15 +11,13 @@ from typing import Any
 
 import pytest
 from inventorykit import state
-from test_lustre_services import acceptance, add_targets, lustre_target_agent
+from test_lustre_services import acceptance, add_targets
 
 from tandem.cli.main import main
 from tandem.fleet.source import ServiceLocation
 from tandem.inventory.database import Database
 from tandem.inventory.source import InventorySource
 from tandem.inventory.writes import change
-
-__all__ = ["lustre_target_agent"]
 
 Capture = pytest.CaptureFixture[str]
 

@@ -4,14 +4,13 @@ services with the targets in start order; every layout the manual forbids is ref
 in one line and changes nothing; regenerating is stable; and where a cell says a
 service runs becomes the active node of its targets. On SQLite and PostgreSQL.
 
-Until the real `lustre_target` agent is registered, a stand-in with its parameter
-contract (device, mountpoint, target required; fstype, options, mmp_wait_s) loads the
-generated cells; once it is, the real one does.
+The generated cells are loaded with the real `lustre_target` agent, so what is
+generated meets its parameter checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,10 +32,8 @@ from tandem.inventory.snapshot import read_snapshot
 from tandem.inventory.source import InventorySource
 from tandem.inventory.storage import FilesystemChange, TargetChange, set_filesystem, set_target
 from tandem.inventory.writes import change, settle
-from tandem.resources import registry
-from tandem.resources.base import AgentResult, ParamSpec, ResourceAgent, success
 
-__all__ = ["db", "lustre_target_agent"]
+__all__ = ["db"]
 
 # (file system, target, kind, device, primary, secondary)
 ACCEPTANCE = (
@@ -46,34 +43,6 @@ ACCEPTANCE = (
     ("fs1", "fs1-OST0002", "ost", "/dev/mapper/ost2", "io3", "io4"),
     ("fs1", "fs1-OST0003", "ost", "/dev/mapper/ost3", "io4", "io3"),
 )
-
-
-class StandInTarget(ResourceAgent):
-    """lustre_target's parameters as its author declared them; does nothing."""
-
-    name = "lustre_target"
-    summary = "a stand-in until tandem.hpc.lustre.target is registered"
-    params = (ParamSpec("device", required=True), ParamSpec("mountpoint", required=True),
-              ParamSpec("target", required=True), ParamSpec("fstype", default="lustre"),
-              ParamSpec("options", default=""), ParamSpec("mmp_wait_s", "float", default=0))
-
-    async def start(self) -> AgentResult:
-        return success()
-
-    async def stop(self) -> AgentResult:
-        return success()
-
-    async def status(self) -> AgentResult:
-        return success()
-
-
-@pytest.fixture(autouse=True)
-def lustre_target_agent(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The stand-in, only while the real agent is not in the registry."""
-    if "lustre_target" not in registry.AGENT_MODULES:
-        monkeypatch.setitem(registry.AGENT_MODULES, "lustre_target", "tandem.resources.dummy")
-        monkeypatch.setitem(registry._AGENTS, "lustre_target", StandInTarget)
-    yield
 
 
 def add_targets(session: Session, rows: tuple[tuple[str, ...], ...] = ACCEPTANCE) -> None:
