@@ -26,13 +26,18 @@ import contextlib
 import ipaddress
 import os
 import re
+import socket
 import time
 from pathlib import Path
 
 from tandem.hpc.nfs.ganesha import (
+    MNT_PORT,
     MOUNT_PROGRAM,
+    NFS_PORT,
     NFS_PROGRAM,
+    NLM_PORT,
     PATH_RE,
+    RQUOTA_PORT,
     Export,
     ganesha_conf,
     parse_exports,
@@ -56,6 +61,13 @@ from tandem.util.procrun import CommandError, run_command
 RUN_DIR = "/run/tandem/nfs"
 LOG_DIR = "/var/log/tandem"
 RPCINFO = "/usr/bin/rpcinfo"
+# rpcinfo run as root binds each connection to a privileged port (600-1023) that then
+# sits in TIME_WAIT for a minute; one of them on rquota's 875 keeps Ganesha from starting
+# on this node again ("Address already in use"). Without CAP_NET_BIND_SERVICE the RPC
+# library connects from an ordinary port.
+UNPRIVILEGED = ["/usr/bin/setpriv", "--bounding-set=-net_bind_service",
+                "--inh-caps=-net_bind_service"]
+SERVER_PORTS = (NFS_PORT, MNT_PORT, NLM_PORT, RQUOTA_PORT)
 LOOPBACK = "127.0.0.1"  # where a start checks the server: the service address is blocked
 RPCBIND_HOST, RPCBIND_PORT = "127.0.0.1", 111
 RPC_TIMEOUT_S = 3.0  # one NULL call; a blocked port or a hung server hits it
@@ -173,6 +185,11 @@ class NfsServerAgent(ResourceAgent):
             return failure(f"recovery_dir's parent {recovery.parent} does not exist here "
                            f"(is the failover disk mounted?)")
         recovery.mkdir(mode=0o700, exist_ok=True)
+        busy = ports_in_use(SERVER_PORTS)
+        if busy:
+            return failure(f"port(s) {', '.join(busy)} in use on this node: Ganesha could "
+                           f"not bind them (`ss -tuanp` shows by whom; a connection in "
+                           f"TIME_WAIT frees its port within 60 s)")
         _write(self.conf_path, self.config_text())
         return None
 
@@ -265,13 +282,37 @@ def _supervised(resource: str, command: list[str]) -> ProcessAgent:
 async def rpc_null(address: str, program: int, version: int) -> str | None:
     """None if `rpcinfo -T tcp ADDRESS PROGRAM VERSION` gets an answer; why not otherwise."""
     try:
-        done = await run_command([RPCINFO, "-T", "tcp", address, str(program), str(version)],
-                                 timeout_s=RPC_TIMEOUT_S)
+        done = await run_command([*UNPRIVILEGED, RPCINFO, "-T", "tcp", address, str(program),
+                                  str(version)], timeout_s=RPC_TIMEOUT_S)
     except CommandError as exc:
         return str(exc)
     if done.ok and "ready and waiting" in done.stdout:
         return None
     return done.tail()
+
+
+def ports_in_use(ports: tuple[int, ...]) -> list[str]:
+    """The ports ("875/tcp") that a server binding them as Ganesha does (any address,
+    both families, SO_REUSEADDR) would find taken in this node."""
+    return [f"{port}/{name}" for port in ports
+            for kind, name in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp"))
+            if not _bindable(kind, port)]
+
+
+def _bindable(kind: int, port: int) -> bool:
+    try:  # dual-stack where the node has IPv6, else IPv4 only
+        probe = socket.socket(socket.AF_INET6, kind)
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        where: tuple[str, int] = ("::", port)
+    except OSError:
+        probe, where = socket.socket(socket.AF_INET, kind), ("0.0.0.0", port)
+    with probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError:
+            return False
+    return True
 
 
 async def port_open(host: str, port: int, timeout_s: float) -> bool:
