@@ -22,6 +22,7 @@ from tandem.fencing.base import FenceError
 from tandem.fencing.history import FenceHistoryError
 from tandem.fleet.errors import SelectionError
 from tandem.hpc.mgmt.datafile import LineError
+from tandem.hpc.lustre.migrate_run import MigrateError
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, MgmtError, UsageProblem
 from tandem.hpc.nfs.haionfs import HaionfsError
 from tandem.hpc.nfs.service import NfsServiceError
@@ -67,7 +68,7 @@ def test_errors_that_were_value_errors_still_are() -> None:
 
 def test_exit_codes_usage_and_bad_input_are_2_the_rest_1() -> None:
     usage = {UsageError, ArgumentError, DataError, UsageProblem, SelectionError,
-             HaionfsError, NfsServiceError}
+             HaionfsError, NfsServiceError, MigrateError}
     for error in defined_exceptions():
         assert issubclass(error, TandemError)
         assert error.exit_code == (EXIT_USAGE if error in usage else EXIT_FAILED), error
