@@ -21,8 +21,8 @@ from tandem.config.errors import ConfigError
 from tandem.fencing.base import FenceError
 from tandem.fencing.history import FenceHistoryError
 from tandem.fleet.errors import SelectionError
-from tandem.hpc.mgmt.datafile import LineError
 from tandem.hpc.lustre.migrate_run import MigrateError
+from tandem.hpc.mgmt.datafile import LineError
 from tandem.hpc.mgmt.errors import CheckFailed, DataError, MgmtError, UsageProblem
 from tandem.hpc.nfs.haionfs import HaionfsError
 from tandem.hpc.nfs.service import NfsServiceError
