@@ -395,15 +395,19 @@ class Deck:
         self._pile: list[Kind] = []
 
     def draw(self, *, qdisk: bool = False) -> Kind:
-        for _ in range(2 * len(self.kinds) + 1):
-            if not any(qdisk or not k.needs_qdisk for k in self._pile):
-                fresh = [k for k in self.kinds for _ in range(k.weight)]
-                self.rng.shuffle(fresh)
-                self._pile = fresh + self._pile  # what this cell cannot take stays on top
-            kind = self._pile.pop()
-            if qdisk or not kind.needs_qdisk:
-                return kind
-            self._pile.insert(0, kind)
+        """The topmost kind this cell can take; the others stay where they are, however
+        many pile up (a long campaign of cells without a quorum disk piles up
+        qdisk-loss rounds for the cell that has one)."""
+        def fits(kind: Kind) -> bool:
+            return qdisk or not kind.needs_qdisk
+
+        if not any(fits(k) for k in self._pile):
+            fresh = [k for k in self.kinds for _ in range(k.weight)]
+            self.rng.shuffle(fresh)
+            self._pile = fresh + self._pile  # what this cell cannot take stays on top
+        for index in range(len(self._pile) - 1, -1, -1):
+            if fits(self._pile[index]):
+                return self._pile.pop(index)
         raise BenchError("no fault kind fits this cell")  # unreachable: most kinds fit
 
 

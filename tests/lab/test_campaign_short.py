@@ -64,6 +64,16 @@ def test_deck_keeps_quorum_disk_faults_for_a_cell_with_a_disk() -> None:
     assert "qdisk-loss" in {deck.draw(qdisk=True).name for _ in range(3)}
 
 
+def test_deck_lasts_a_long_campaign_of_cells_without_a_disk() -> None:
+    """1,000 draws for cells without a quorum disk, then the disk's cell gets the
+    qdisk-loss rounds kept for it (the deck used to give up after ~290 draws: the kept
+    cards were moved one by one under a bounded loop)."""
+    deck = Deck(random.Random(7))
+    plain = [deck.draw().name for _ in range(1000)]
+    assert "qdisk-loss" not in plain
+    assert [deck.draw(qdisk=True).name for _ in range(5)] == ["qdisk-loss"] * 5
+
+
 @pytest.mark.timeout(1800)
 def test_short_campaign_has_no_violation() -> None:
     links = host_links()
