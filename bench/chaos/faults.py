@@ -16,6 +16,7 @@ import contextlib
 import os
 import random
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -325,10 +326,14 @@ def relocate(ctx: FaultContext) -> Injected:
     argv = (["tandem", "svc", "relocate", service, "--node", target]
             if ctx.rng.random() < 0.5 else ["clusvcadm", "-r", service, "-m", target])
     at = _now()
-    done = ctx.cell.run(issuer, argv, timeout=60)
     injected = Injected("relocate", argv[0], f"{service} {owner} -> {target} "
                         f"({argv[0]} in {issuer})", owner, at,
                         ctx.budget(ctx.start_s, ctx.start_s), frozenset({service}))
+    try:
+        done = ctx.cell.run(issuer, argv, timeout=60)
+    except subprocess.TimeoutExpired:  # the recovery check says whether it moved
+        injected.notes.append(f"{' '.join(argv)} in {issuer} did not answer within 60 s")
+        return injected
     if done.returncode != 0:
         injected.notes.append(f"{' '.join(argv)} in {issuer} exited {done.returncode}: "
                               f"{(done.stderr or done.stdout).strip()[-200:]}")
