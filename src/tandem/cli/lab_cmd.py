@@ -60,6 +60,11 @@ def register(sub: Sub) -> None:
     ex.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     ex.set_defaults(func=cmd_exec)
 
+    _register_faults(cmds)
+
+
+def _register_faults(cmds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that break a lab's nodes, cables and disks, and watch it."""
     crash = _with_lab(cmds.add_parser("crash", help="power loss that the BMC did not cause"))
     crash.add_argument("node")
     crash.add_argument("--storage", action="store_true",
