@@ -39,7 +39,6 @@ from tandem.wire import BadPayload, Message, MsgType, Rings, WireError
 
 log = logging.getLogger("tandemd.heartbeat")
 
-BODY_REFRESH_S = 1.0  # a heartbeat body the engine has is handed over again this often
 STATS_PERIOD_S = 1.0
 
 
@@ -96,7 +95,10 @@ class HeartbeatProcess:
         self.token_s = 1.0
         self.heard: dict[int, float] = {}  # peer -> when last heard on any ring
         self.claims: dict[int, tuple[int, frozenset[int]]] = {}  # peer -> (life, hears)
-        self.handed: dict[int, tuple[int, bytes, float]] = {}  # last body handed over
+        self.handed: dict[int, tuple[int, bytes]] = {}  # last body handed over
+        self._dropped = 0  # the channel's drops as of the last hand-over
+        self._parent = os.getppid()
+        self._stats_at = 0.0
         self.parsed: dict[int, tuple[bytes, HeartbeatPayload]] = {}  # last body parsed
         self.rings: Rings | None = None
         self.sender: HeartbeatSender | None = None
@@ -118,9 +120,7 @@ class HeartbeatProcess:
             self.channel.send("error", str(exc))
             await asyncio.sleep(0.1)  # let the error reach the engine
             return
-        ticker = asyncio.get_running_loop().create_task(self._tick())
         await self.done.wait()
-        ticker.cancel()
         await self._close()
 
     async def _open(self, setup: HeartbeatSetup) -> None:
@@ -137,7 +137,8 @@ class HeartbeatProcess:
         self.gate = _Gate(self.rings, self.page, setup.engine_timeout_s)
         self.sender = HeartbeatSender(
             self.gate, interval_s=setup.config.timing.heartbeat_ms / 1000.0,
-            config_version=setup.config.config_version, snapshot=self._beat)
+            config_version=setup.config.config_version, snapshot=self._beat,
+            on_beat=self._after_beat)
         scheduling = "not requested"
         if setup.realtime:
             # Last, once the costly start is done: a process at real-time priority that
@@ -193,6 +194,10 @@ class HeartbeatProcess:
                               msg.seq, msg.payload, now)
             return
         body = self._body(msg)  # BadPayload: counted, dropped
+        if self.channel.dropped != self._dropped:  # hand everything over again
+            self._dropped = self.channel.dropped
+            self.claims.clear()
+            self.handed.clear()
         claims = (msg.incarnation, body.hears)
         if self.claims.get(msg.sender) != claims:
             self.claims[msg.sender] = claims
@@ -201,10 +206,8 @@ class HeartbeatProcess:
                               msg.incarnation)
         self.page.heard(msg.sender, ring, now)
         self.heard[msg.sender] = now
-        last = self.handed.get(msg.sender)
-        if last is None or last[:2] != (msg.incarnation, msg.payload) \
-                or now - last[2] >= BODY_REFRESH_S:
-            self.handed[msg.sender] = (msg.incarnation, msg.payload, now)
+        if self.handed.get(msg.sender) != (msg.incarnation, msg.payload):
+            self.handed[msg.sender] = (msg.incarnation, msg.payload)
             self.channel.send("msg", int(msg.msg_type), msg.sender, ring, msg.incarnation,
                               msg.seq, msg.payload, now)
 
@@ -217,20 +220,21 @@ class HeartbeatProcess:
         self.parsed[msg.sender] = (msg.payload, body)
         return body
 
-    async def _tick(self) -> None:
-        """Publish the counters, and stop if the daemon that started us is gone."""
-        parent = os.getppid()
-        while not self.done.is_set():
-            await asyncio.sleep(STATS_PERIOD_S)
-            if os.getppid() != parent:
+    def _after_beat(self, now: float) -> None:
+        """On each beat's wake-up (none of their own): stop if the daemon that started
+        us is gone, and publish the counters every STATS_PERIOD_S."""
+        if os.getppid() != self._parent:
+            if not self.done.is_set():
                 log.error("the engine is gone: the heartbeat process stops")
                 self.done.set()
-                return
+            return
+        if now - self._stats_at >= STATS_PERIOD_S:
             self._publish_stats()
 
     def _publish_stats(self) -> None:
         if self.page is None or self.rings is None or self.sender is None:
             return
+        self._stats_at = time.monotonic()
         beats = self.sender.stats()
         self.page.put_stats({
             "rings": {str(r): c for r, c in self.rings.stats().items()},

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -98,7 +97,7 @@ class HeartbeatSender:
                  hears: Callable[[], Iterable[int]] | None = None,
                  extra: Callable[[], Mapping[str, Any]] | None = None,
                  snapshot: Callable[[], tuple[Iterable[int], Mapping[str, Any]]]
-                 | None = None) -> None:
+                 | None = None, on_beat: Callable[[float], None] | None = None) -> None:
         if not interval_s > 0:
             raise ValueError(f"heartbeat interval must be positive, got {interval_s}")
         self.channel = channel
@@ -111,7 +110,9 @@ class HeartbeatSender:
         self._snapshot = snapshot  # hears and extra read together, from one reference
         self._encoded: tuple[tuple[frozenset[int], int, int], Mapping[str, Any], bytes] \
             | None = None  # (what it said, the claims object it said it from, the body)
-        self._task: asyncio.Task[None] | None = None
+        self._on_beat = on_beat  # after each beat, with its time (work riding on its wake)
+        self._timer: asyncio.Handle | None = None
+        self._deadline = 0.0
         self._rlog = RateLimitedLog(log)
         self._sent = self._errors = self._skipped = self._ticks = 0
         self._lag_sum = self._lag_max = 0.0
@@ -150,22 +151,31 @@ class HeartbeatSender:
     async def run(self, count: int | None = None) -> None:
         """Beat on absolute deadlines until cancelled (or `count` beats were due)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time()
+        self._deadline = loop.time()
         due = 0
         while count is None or due < count:
-            delay = deadline - loop.time()
+            delay = self._deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            now = loop.time()
-            self._record_lag(now - deadline)
-            self.beat()
-            due += 1
-            deadline += self.interval_s
-            if deadline <= now:  # woke up more than a period late: skip, never burst
-                missed = math.floor((now - deadline) / self.interval_s) + 1
-                self._skipped += missed
-                due += missed
-                deadline += missed * self.interval_s
+            due += self._fire(loop.time())
+
+    def _fire(self, now: float) -> int:
+        """The beat due at `self._deadline`, at `now`; how many beats were due (this one
+        and those skipped because the loop woke up more than a period late)."""
+        self._record_lag(now - self._deadline)
+        self.beat()
+        self._deadline += self.interval_s
+        missed = 0
+        if self._deadline <= now:  # woke up more than a period late: skip, never burst
+            missed = math.floor((now - self._deadline) / self.interval_s) + 1
+            self._skipped += missed
+            self._deadline += missed * self.interval_s
+        if self._on_beat is not None:
+            try:
+                self._on_beat(now)
+            except Exception:
+                self._rlog.log(logging.ERROR, "after-beat work failed", exc_info=True)
+        return 1 + missed
 
     def _record_lag(self, lag: float) -> None:
         lag = max(lag, 0.0)
@@ -174,20 +184,31 @@ class HeartbeatSender:
         self._lag_sum += lag
         self._lag_max = max(self._lag_max, lag)
 
-    def start(self) -> asyncio.Task[None]:
-        """Run forever in a background task (returned, and kept for `stop`)."""
-        if self._task is not None and not self._task.done():
+    def start(self) -> None:
+        """Beat forever from the loop's timers (one wake-up a beat, no task) until
+        `stop`."""
+        if self._timer is not None:
             raise RuntimeError("heartbeat sender already running")
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="heartbeat")
-        return self._task
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time()
+        self._timer = loop.call_soon(self._timed, loop)
+
+    def _timed(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._fire(loop.time())
+        finally:  # whatever happened, the next beat is due
+            if self._timer is not None:
+                self._timer = loop.call_at(self._deadline, self._timed, loop)
+
+    @property
+    def running(self) -> bool:
+        return self._timer is not None
 
     async def stop(self) -> None:
-        """Cancel the background task and wait for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop beating (no beat goes out after this returns)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def stats(self) -> HeartbeatStats:
         """Counts and scheduling lag so far."""
