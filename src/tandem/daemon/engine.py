@@ -54,6 +54,11 @@ from tandem.system.kernlog import IoError
 log = logging.getLogger("tandemd.engine")
 
 STATE_PERIOD_S = 2.0
+SAFETY_TICK_S = 0.5
+# At rest (every node online and settled, quorate, nothing fencing, starting or
+# stopping): no decision can become due by the clock alone, so the safety tick slows
+# down; a peer about to go stale still wakes the loop on time, and every event at once.
+REST_TICK_S = 1.0
 
 
 class Engine:
@@ -155,7 +160,6 @@ class Engine:
         """Tick until `stop` is set, then leave the cell cleanly."""
         # Between events (messages, state changes, a peer about to go stale) there is
         # nothing to decide: a slow periodic tick is only a safety net.
-        period = max(self.config.timing.heartbeat_ms / 1000.0, 0.5)
         loop = asyncio.get_running_loop()
         self._stop = stop
         stopper = loop.create_task(stop.wait())
@@ -168,15 +172,34 @@ class Engine:
             self.on_cycle()
             waker = loop.create_task(self.wake.wait())
             now = self.clock.monotonic()
-            with self.lock:
-                expiry = self.detector.next_expiry(now)
-            # Look again when a peer would go stale, so a loss is seen when it happens.
-            timeout = period if expiry is None else min(period, max(expiry - now, 0.0) + 0.001)
+            timeout = self.sleep_for(now)
             self.pause.expect(now + timeout)
             await asyncio.wait({stopper, waker}, timeout=timeout,
                                return_when=asyncio.FIRST_COMPLETED)
             waker.cancel()
         await self.close()
+
+    def sleep_for(self, now: float) -> float:
+        """How long the loop may wait for an event: until a peer would go stale (so a
+        loss is seen when it happens), and at most the safety tick."""
+        period = max(self.config.timing.heartbeat_ms / 1000.0, SAFETY_TICK_S)
+        if self.at_rest(now):
+            period = max(period, REST_TICK_S)
+        with self.lock:
+            expiry = self.detector.next_expiry(now)
+        return period if expiry is None else min(period, max(expiry - now, 0.0) + 0.001)
+
+    def at_rest(self, now: float) -> bool:
+        """Nothing the decision acts on by the clock can be pending: every node online
+        for longer than any failback delay, quorate, past the startup grace, the
+        placement known, no fence running, no local operation, no round pending."""
+        settle = max((s.domain.failback_delay_s for s in self.config.services), default=0.0)
+        return (self.cell.quorum.quorate and not self.fencer.running
+                and not self.local_services.busy and not self.pacing.dirty
+                and self.store.placement_known
+                and now - self.started > self.startup_grace_s
+                and all(r.state == NodeState.ONLINE and now - r.since > settle
+                        for r in self.ledger.records.values()))
 
     async def close(self) -> None:
         """Announce a clean departure, stop fencing and heartbeats, close the rings."""
