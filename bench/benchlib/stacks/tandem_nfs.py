@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from benchlib.errors import BenchError
 from benchlib.stacks.tandem_stack import TandemStack
-from tandem.common.status import CellStatus
 from tandem.lab.query import tandem_argv
 from tandem.lab.wait import wait_for
 
@@ -16,6 +15,8 @@ ENABLE_TIMEOUT_S = 120
 
 class TandemNfsStack(TandemStack):
     """tandemd on both nodes, running HA_NFS."""
+
+    service = SERVICE
 
     def start(self) -> str:
         node = self.lab.nodes[0]
@@ -31,18 +32,6 @@ class TandemNfsStack(TandemStack):
         if done.returncode != 0:
             raise BenchError(f"tandem svc {action} {SERVICE} --node {target} failed: "
                              f"{(done.stderr or done.stdout).strip()[-200:]}")
-
-    def ready(self) -> str | None:
-        status = self._status()
-        if status is None or not status.quorate:
-            return None
-        if any(n.state != "online" for n in status.nodes):
-            return None
-        return _started_on(status)
-
-    def owner(self) -> str | None:
-        status = self._status()
-        return _started_on(status) if status is not None else None
 
     def relocate(self, target: str) -> None:
         self._svc(target, "relocate", target, 60)
@@ -63,7 +52,3 @@ class TandemNfsStack(TandemStack):
         owner = self.wait_ready()
         self._svc(owner, "relocate", owner, 30)
 
-
-def _started_on(status: CellStatus) -> str | None:
-    row = status.service(SERVICE)
-    return row.owner if row and row.state == "started" and row.owner else None

@@ -19,6 +19,7 @@ class TandemStack(Stack):
     """tandemd on both nodes (started by the lab at every boot)."""
 
     family = "tandem"
+    service = SERVICE  # the service whose owner is the stack's owner
 
     def start(self) -> str:
         return self.wait_ready()
@@ -40,11 +41,11 @@ class TandemStack(Stack):
             return None
         if any(n.state != "online" for n in status.nodes):
             return None
-        return _started_on(status)
+        return _started_on(status, self.service)
 
     def owner(self) -> str | None:
         status = self._status()
-        return _started_on(status) if status is not None else None
+        return _started_on(status, self.service) if status is not None else None
 
     def failover(self) -> Run:
         """tandem's own measurement (`run_failover`, what `tandem demo` shows), with the
@@ -90,6 +91,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _started_on(status: CellStatus) -> str | None:
-    row = status.service(SERVICE)
+def _started_on(status: CellStatus, service: str) -> str | None:
+    row = status.service(service)
     return row.owner if row and row.state == "started" and row.owner else None
